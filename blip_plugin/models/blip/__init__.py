@@ -1,1 +1,4 @@
-"""."""
+"""Task models."""
+from .caption import BlipCaption
+
+__all__ = ['BlipCaption']
