@@ -48,7 +48,7 @@ def _child(name: str, parent: Registry, locations: list) -> Registry:
 RUNNERS = _child('runner', MMPRETRAIN_RUNNERS, ['blip_plugin.engine'])
 RUNNER_CONSTRUCTORS = _child('runner constructor', MMPRETRAIN_RUNNER_CONSTRUCTORS,
                              ['blip_plugin.engine'])
-LOOPS = _child('loop', MMPRETRAIN_LOOPS, ['blip_plugin.engine'])
+LOOPS = _child('loop', MMPRETRAIN_LOOPS, ['blip_plugin.engine', 'blip_plugin.evaluation'])
 HOOKS = _child('hook', MMPRETRAIN_HOOKS, ['blip_plugin.engine'])
 LOG_PROCESSORS = _child('log processor', MMPRETRAIN_LOG_PROCESSORS, ['blip_plugin.engine'])
 OPTIMIZERS = _child('optimizer', MMPRETRAIN_OPTIMIZERS, ['blip_plugin.engine'])

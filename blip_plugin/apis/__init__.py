@@ -1,1 +1,32 @@
-"""."""
+"""Inference and the model zoo: ``inference_model``, ``get_model``, ``list_models``."""
+
+from .checkpoint import resolve_checkpoint
+from .inference import TASKS, caption_inference, inference_model, register_task, task_of
+from .model import get_model, init_model, load_config
+from .model_index import (
+    ModelInfo,
+    get_model_info,
+    list_models,
+    load_model_index,
+    register_with_mmpretrain,
+)
+
+__all__ = [
+    'inference_model',
+    'get_model',
+    'init_model',
+    'list_models',
+    'get_model_info',
+    'ModelInfo',
+    'load_model_index',
+    'load_config',
+    'resolve_checkpoint',
+    'register_task',
+    'task_of',
+    'TASKS',
+    'caption_inference',
+    'register_with_mmpretrain',
+]
+
+# mmpretrain.list_models() shows our zoo too; a failure is logged, never raised.
+register_with_mmpretrain()

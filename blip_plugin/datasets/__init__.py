@@ -1,1 +1,17 @@
-"""."""
+"""Datasets and transforms of the ``blip_plugin`` scope, and the shapes-world generator."""
+
+from .coco_caption import BlipCOCOCaption, load_karpathy_captions
+from .flickr30k_caption import BlipFlickr30kCaption
+from .nocaps import BlipNoCaps
+from .retrieval import COCORetrievalKarpathy, Flickr30kRetrievalKarpathy, KarpathyRetrieval
+from .shapes_world import make_shapes_world
+from .transforms import BlipCleanCaption, pre_caption
+from .vqa import BlipVQADataset, OCRVQADataset, VQAOpenEndedDataset, answer_weights, pre_question
+from .web_pairs import WebPairs, read_annotations
+
+__all__ = [
+    'BlipCOCOCaption', 'BlipFlickr30kCaption', 'BlipNoCaps', 'BlipCleanCaption',
+    'load_karpathy_captions', 'make_shapes_world', 'pre_caption', 'KarpathyRetrieval',
+    'COCORetrievalKarpathy', 'Flickr30kRetrievalKarpathy', 'WebPairs', 'read_annotations',
+    'BlipVQADataset', 'VQAOpenEndedDataset', 'OCRVQADataset', 'pre_question', 'answer_weights',
+]

@@ -1,1 +1,19 @@
-"""."""
+"""Metrics: COCO caption scores (pycocoevalcap), retrieval recall, VQA accuracy."""
+
+from .caption import COCOCaptionMetric, load_coco_caption_gt, normalize_image_id
+from .coco_caption_scorer import JavaNotFoundError, require_java, spice_models_available
+from .retrieval import (
+                        BlipRetrievalRecall,
+                        BlipRetrievalTestLoop,
+                        BlipRetrievalValLoop,
+                        recall_at,
+                        retrieval_ranks,
+)
+from .vqa import VQAAccuracy, normalize_answer, vqa_accuracy
+
+__all__ = [
+    'COCOCaptionMetric', 'load_coco_caption_gt', 'normalize_image_id', 'JavaNotFoundError',
+    'require_java', 'spice_models_available', 'BlipRetrievalRecall', 'BlipRetrievalValLoop',
+    'BlipRetrievalTestLoop', 'recall_at', 'retrieval_ranks', 'VQAAccuracy', 'normalize_answer',
+    'vqa_accuracy',
+]

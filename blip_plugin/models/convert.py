@@ -1,16 +1,33 @@
 """Pure state-dict mappings from every released BLIP format to this plugin's names.
 
-Formats, detected from the keys:
+Formats, detected from the keys (:func:`detect_format`):
     ``blip_plugin``  this plugin's own names (``vision_encoder.blocks.0.attn.qkv.weight``,
                      ``text_decoder.transformer.layers.0.self_attn.q.weight``).
-    ``official``     salesforce/BLIP and LAVIS ``.pth`` files (``visual_encoder.blocks.*``,
-                     ``text_decoder.bert.encoder.layer.*``, ``text_encoder.*``, ``*_m``, queues).
-    ``mmpretrain``   mmpretrain's converted BLIP files (``visual_encoder.layers.*.ln1``,
-                     ``seq_gen_head.decoder.bert.*``, ``vision_backbone.*``).
-    ``hf``           Hugging Face transformers ``Blip*`` models (``vision_model.encoder.layers.*``).
+    ``official``     salesforce/BLIP and LAVIS ``.pth`` files (models/blip*.py,
+                     lavis/models/blip_models/*.py): ``visual_encoder[_m].blocks.*``,
+                     ``text_decoder.{bert,cls}.*``, ``text_encoder[_m].*``,
+                     ``{vision,text}_proj[_m]``, ``itm_head``, ``temp``, ``{image,text,idx}_queue``,
+                     ``ptr_queue`` (BLIP retrieval) or ``queue_ptr`` (BLIP pre-training, LAVIS).
+    ``mmpretrain``   mmpretrain 1.x BLIP models (models/multimodal/blip/*.py): ViT with
+                     mmpretrain names (``layers.N.ln1``, ``ffn.layers.0.0``, final ``ln1``) under
+                     ``visual_encoder`` (caption, grounding) or ``vision_backbone[_m]``
+                     (retrieval, VQA); ``seq_gen_head`` / ``vqa_head`` / ``grounding_head``
+                     ``.decoder.{bert,cls}``; ``text_backbone[_m]``, ``multimodal_backbone``,
+                     ``{vision,text}_neck[_m]``, ``multimodal_head.fc``, ``temp``, ``head.temp``,
+                     ``head.{image,text,idx}_queue``, ``head.queue_ptr``.
+    ``hf``           Hugging Face ``BlipForConditionalGeneration``, ``BlipForImageTextRetrieval``
+                     and ``BlipForQuestionAnswering`` (``vision_model.*``, ``text_encoder.*``,
+                     ``text_decoder.{bert,cls}.*``, ``{vision,text}_proj``, ``itm_head``).
 
-Every key is either mapped or listed in an error: nothing is dropped silently, except buffers
-that carry no weights (BERT's ``position_ids``) and the LM bias that BERT stores twice.
+Every key is mapped by a rule that matches it whole, or the conversion fails naming it. The
+only keys that map to nothing are BERT's ``embeddings.position_ids`` buffers, and only after
+checking that they hold ``arange(n)`` (what the code would rebuild anyway); they are counted in
+the log line. Keys that reach the same target twice (BERT keeps the LM bias twice; mmpretrain
+keeps ``temp`` twice) must be equal.
+
+Target names of the parts the caption model lacks (``text_encoder``, ``vision_proj``,
+``itm_head``, ``temp``, the queues; ``ptr_queue`` for the queue pointer) follow the official
+BLIP retrieval model, so later task models can declare them once.
 """
 import re
 from typing import Callable, Optional
@@ -21,61 +38,71 @@ __all__ = ['detect_format', 'convert_state_dict', 'FORMATS']
 
 FORMATS = ('blip_plugin', 'official', 'mmpretrain', 'hf')
 
-Rule = tuple[str, str]  # (regex on the key's rest, replacement)
+Rule = tuple[str, str]  # (regex matching the key's rest in full, replacement); '' = dropped
+_WB = r'(weight|bias)$'
 
+# -- BERT (official med.py, LAVIS med.py, mmpretrain language_model.py, HF modeling_blip_text) --
 _BERT_LAYER = [
-    (r'attention\.self\.query\.', 'self_attn.q.'),
-    (r'attention\.self\.key\.', 'self_attn.k.'),
-    (r'attention\.self\.value\.', 'self_attn.v.'),
-    (r'attention\.output\.dense\.', 'self_attn.out.'),
-    (r'attention\.output\.LayerNorm\.', 'self_attn_norm.'),
-    (r'crossattention\.self\.query\.', 'cross_attn.q.'),
-    (r'crossattention\.self\.key\.', 'cross_attn.k.'),
-    (r'crossattention\.self\.value\.', 'cross_attn.v.'),
-    (r'crossattention\.output\.dense\.', 'cross_attn.out.'),
-    (r'crossattention\.output\.LayerNorm\.', 'cross_attn_norm.'),
-    (r'intermediate\.dense\.', 'ffn.fc1.'),
-    (r'output\.dense\.', 'ffn.fc2.'),
-    (r'output\.LayerNorm\.', 'ffn_norm.'),
+    ('attention.self.query', 'self_attn.q'),
+    ('attention.self.key', 'self_attn.k'),
+    ('attention.self.value', 'self_attn.v'),
+    ('attention.output.dense', 'self_attn.out'),
+    ('attention.output.LayerNorm', 'self_attn_norm'),
+    ('crossattention.self.query', 'cross_attn.q'),
+    ('crossattention.self.key', 'cross_attn.k'),
+    ('crossattention.self.value', 'cross_attn.v'),
+    ('crossattention.output.dense', 'cross_attn.out'),
+    ('crossattention.output.LayerNorm', 'cross_attn_norm'),
+    ('intermediate.dense', 'ffn.fc1'),
+    ('output.dense', 'ffn.fc2'),
+    ('output.LayerNorm', 'ffn_norm'),
 ]
 BERT: list[Rule] = [
-    (r'embeddings\.word_embeddings\.', 'embeddings.word.'),
-    (r'embeddings\.position_embeddings\.', 'embeddings.position.'),
-    (r'embeddings\.LayerNorm\.', 'embeddings.norm.'),
-    (r'embeddings\.position_ids$', ''),  # a buffer of arange(512): no weights
-] + [(r'encoder\.layer\.(\d+)\.' + a + r'(weight|bias)$', r'layers.\1.' + b + r'\2')
+    (r'embeddings\.word_embeddings\.weight$', 'embeddings.word.weight'),
+    (r'embeddings\.position_embeddings\.weight$', 'embeddings.position.weight'),
+    (r'embeddings\.LayerNorm\.' + _WB, r'embeddings.norm.\1'),
+    (r'embeddings\.position_ids$', ''),  # a buffer of arange(max_len): checked, then dropped
+] + [(r'encoder\.layer\.(\d+)\.' + re.escape(a) + r'\.' + _WB, r'layers.\1.' + b + r'.\2')
      for a, b in _BERT_LAYER]
 LM_HEAD: list[Rule] = [
-    (r'predictions\.transform\.dense\.', 'dense.'),
-    (r'predictions\.transform\.LayerNorm\.', 'norm.'),
-    (r'predictions\.decoder\.(weight|bias)$', r'decoder.\1'),
+    (r'predictions\.transform\.dense\.' + _WB, r'dense.\1'),
+    (r'predictions\.transform\.LayerNorm\.' + _WB, r'norm.\1'),
+    (r'predictions\.decoder\.' + _WB, r'decoder.\1'),
     (r'predictions\.bias$', 'decoder.bias'),  # BERT keeps the decoder bias twice
 ]
-VIT_OFFICIAL: list[Rule] = [(r'(.+)$', r'\1')]  # official = timm names = ours
-VIT_HF: list[Rule] = [
+
+# -- ViT: official models/vit.py == timm names == ours -----------------------------------------
+VIT_OFFICIAL: list[Rule] = [
+    (r'(cls_token|pos_embed)$', r'\1'),
+    (r'patch_embed\.proj\.' + _WB, r'patch_embed.proj.\1'),
+    (r'blocks\.(\d+)\.(norm1|norm2|attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.' + _WB,
+     r'blocks.\1.\2.\3'),
+    (r'norm\.' + _WB, r'norm.\1'),
+]
+VIT_HF: list[Rule] = [  # transformers models/blip/modeling_blip.py BlipVisionModel
     (r'embeddings\.class_embedding$', 'cls_token'),
     (r'embeddings\.position_embedding$', 'pos_embed'),
-    (r'embeddings\.patch_embedding\.', 'patch_embed.proj.'),
-    (r'encoder\.layers\.(\d+)\.self_attn\.qkv\.', r'blocks.\1.attn.qkv.'),
-    (r'encoder\.layers\.(\d+)\.self_attn\.projection\.', r'blocks.\1.attn.proj.'),
-    (r'encoder\.layers\.(\d+)\.layer_norm1\.', r'blocks.\1.norm1.'),
-    (r'encoder\.layers\.(\d+)\.layer_norm2\.', r'blocks.\1.norm2.'),
-    (r'encoder\.layers\.(\d+)\.mlp\.(fc1|fc2)\.', r'blocks.\1.mlp.\2.'),
-    (r'post_layernorm\.', 'norm.'),
+    (r'embeddings\.patch_embedding\.' + _WB, r'patch_embed.proj.\1'),
+    (r'encoder\.layers\.(\d+)\.self_attn\.qkv\.' + _WB, r'blocks.\1.attn.qkv.\2'),
+    (r'encoder\.layers\.(\d+)\.self_attn\.projection\.' + _WB, r'blocks.\1.attn.proj.\2'),
+    (r'encoder\.layers\.(\d+)\.layer_norm1\.' + _WB, r'blocks.\1.norm1.\2'),
+    (r'encoder\.layers\.(\d+)\.layer_norm2\.' + _WB, r'blocks.\1.norm2.\2'),
+    (r'encoder\.layers\.(\d+)\.mlp\.(fc1|fc2)\.' + _WB, r'blocks.\1.mlp.\2.\3'),
+    (r'post_layernorm\.' + _WB, r'norm.\1'),
 ]
-VIT_MMPRETRAIN: list[Rule] = [
+VIT_MMPRETRAIN: list[Rule] = [  # mmpretrain models/backbones/vision_transformer.py
     (r'(cls_token|pos_embed)$', r'\1'),
-    (r'patch_embed\.projection\.', 'patch_embed.proj.'),
-    (r'layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.'),
-    (r'layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.'),
-    (r'layers\.(\d+)\.attn\.(qkv|proj)\.', r'blocks.\1.attn.\2.'),
-    (r'layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.'),
-    (r'layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.'),
-    (r'ln1\.', 'norm.'),
+    (r'patch_embed\.projection\.' + _WB, r'patch_embed.proj.\1'),
+    (r'layers\.(\d+)\.ln1\.' + _WB, r'blocks.\1.norm1.\2'),
+    (r'layers\.(\d+)\.ln2\.' + _WB, r'blocks.\1.norm2.\2'),
+    (r'layers\.(\d+)\.attn\.(qkv|proj)\.' + _WB, r'blocks.\1.attn.\2.\3'),
+    (r'layers\.(\d+)\.ffn\.layers\.0\.0\.' + _WB, r'blocks.\1.mlp.fc1.\2'),
+    (r'layers\.(\d+)\.ffn\.layers\.1\.' + _WB, r'blocks.\1.mlp.fc2.\2'),
+    (r'ln1\.' + _WB, r'norm.\1'),  # final_norm=True: the last norm is called ln1
 ]
-SAME: list[Rule] = [(r'(.*)$', r'\1')]
+LINEAR: list[Rule] = [(_WB, r'\1')]
 
-# format -> [(source prefix, target prefix, rules)], first match wins.
+# format -> [(source prefix, target prefix, rules)]; the first prefix whose rules match wins.
 _PARTS: dict[str, list[tuple[str, str, list[Rule]]]] = {
     'official': [
         ('visual_encoder.', 'vision_encoder.', VIT_OFFICIAL),
@@ -84,9 +111,10 @@ _PARTS: dict[str, list[tuple[str, str, list[Rule]]]] = {
         ('text_decoder.cls.', 'text_decoder.lm_head.', LM_HEAD),
         ('text_encoder.', 'text_encoder.', BERT),
         ('text_encoder_m.', 'text_encoder_m.', BERT),
-        ('', '', [(r'(vision_proj|text_proj|itm_head|vision_proj_m|text_proj_m)\.(weight|bias)$',
+        ('', '', [(r'(vision_proj|text_proj|itm_head|vision_proj_m|text_proj_m)\.' + _WB,
                    r'\1.\2'),
-                  (r'(temp|image_queue|text_queue|idx_queue|ptr_queue)$', r'\1')]),
+                  (r'(temp|image_queue|text_queue|idx_queue|ptr_queue)$', r'\1'),
+                  (r'queue_ptr$', 'ptr_queue')]),  # pre-training and LAVIS name
     ],
     'mmpretrain': [
         ('visual_encoder.', 'vision_encoder.', VIT_MMPRETRAIN),
@@ -94,49 +122,108 @@ _PARTS: dict[str, list[tuple[str, str, list[Rule]]]] = {
         ('vision_backbone_m.', 'vision_encoder_m.', VIT_MMPRETRAIN),
         ('seq_gen_head.decoder.bert.', 'text_decoder.transformer.', BERT),
         ('seq_gen_head.decoder.cls.', 'text_decoder.lm_head.', LM_HEAD),
+        ('vqa_head.decoder.bert.', 'text_decoder.transformer.', BERT),
+        ('vqa_head.decoder.cls.', 'text_decoder.lm_head.', LM_HEAD),
+        ('grounding_head.decoder.bert.', 'text_decoder.transformer.', BERT),
+        ('grounding_head.decoder.cls.', 'text_decoder.lm_head.', LM_HEAD),
         ('text_backbone.', 'text_encoder.', BERT),
         ('text_backbone_m.', 'text_encoder_m.', BERT),
-        ('vision_neck.', 'vision_proj.', SAME),
-        ('text_neck.', 'text_proj.', SAME),
-        ('vision_neck_m.', 'vision_proj_m.', SAME),
-        ('text_neck_m.', 'text_proj_m.', SAME),
-        ('multimodal_head.fc.', 'itm_head.', SAME),
-        ('', '', [(r'(temp)$', r'\1')]),
+        ('multimodal_backbone.', 'text_encoder.', BERT),  # VQA: the official text_encoder
+        ('text_encoder.', 'text_encoder.', BERT),  # grounding
+        ('multimodal_encoder.', 'multimodal_encoder.', BERT),  # grounding
+        ('vision_neck.', 'vision_proj.', LINEAR),
+        ('text_neck.', 'text_proj.', LINEAR),
+        ('vision_neck_m.', 'vision_proj_m.', LINEAR),
+        ('text_neck_m.', 'text_proj_m.', LINEAR),
+        ('multimodal_head.fc.', 'itm_head.', LINEAR),  # ITMHead(with_pooler=False)
+        ('head.', '', [(r'(temp|image_queue|text_queue|idx_queue)$', r'\1'),  # ITCHead
+                       (r'queue_ptr$', 'ptr_queue')]),
+        ('', '', [(r'temp$', 'temp')]),
     ],
     'hf': [
         ('vision_model.', 'vision_encoder.', VIT_HF),
         ('text_decoder.bert.', 'text_decoder.transformer.', BERT),
         ('text_decoder.cls.', 'text_decoder.lm_head.', LM_HEAD),
         ('text_encoder.', 'text_encoder.', BERT),
-        ('', '', [(r'(vision_proj|text_proj|itm_head)\.(weight|bias)$', r'\1.\2')]),
+        ('', '', [(r'(vision_proj|text_proj|itm_head)\.' + _WB, r'\1.\2')]),
     ],
 }
+
+# Keys of released checkpoints this converter knows and deliberately does not map.
+_NOT_SUPPORTED: list[tuple[str, str]] = [
+    (r'.*crossattention\.(self[01]|output\.dense[01]|output\.merge_layer)\.',
+     'NLVR2 twin cross-attention (official nlvr_encoder.py) has no counterpart here yet'),
+    (r'(cls_head|cls_head_m|head)\.\d+\.',
+     'the NLVR2 / LAVIS classification MLP head has no counterpart here yet'),
+    (r'.*token_type_embeddings\.', 'BLIP uses no token-type embeddings (add_type_embeddings)'),
+    (r'.*pooler\.', 'BLIP uses no BERT pooler (add_pooling_layer=False / with_pooler=False)'),
+    (r'(visual_encoder|vision_backbone)(_m)?\.pre_norm\.',
+     "a pre-norm ViT (CLIP style) is not BLIP's ViT"),
+    (r'(visual_encoder|vision_backbone)(_m)?\.layers\.\d+\.(attn|ffn)\.gamma',
+     "layer scale is not part of BLIP's ViT"),
+    (r'(text_model|visual_projection|text_projection|logit_scale)',
+     "HF BlipModel's bias-free projections and logit_scale differ from BLIP's; use a "
+     'BlipForImageTextRetrieval checkpoint'),
+    (r'grounding_head\.(prefix_ids|target_ids|bbox_prob_mask)$',
+     "mmpretrain's grounding token buffers are rebuilt from the tokenizer, not loaded"),
+]
+
+# Which format a state dict is in: the first whose signature any key matches.
+_SIGNATURES = [
+    ('blip_plugin', r'(vision_encoder(_m)?\.|text_decoder\.(transformer|lm_head)\.'
+                    r'|(text|multimodal)_encoder(_m)?\.(layers\.|embeddings\.word\.))'),
+    ('hf', r'vision_model\.'),
+    ('mmpretrain', r'((visual_encoder|vision_backbone)(_m)?\.(layers|patch_embed\.projection)\.'
+                   r'|(seq_gen|vqa|grounding)_head\.decoder\.|(text|multimodal)_backbone\.)'),
+    ('official', r'(visual_encoder(_m)?\.(blocks|patch_embed\.proj)\.'
+                 r'|text_(en|de)coder(_m)?\.(bert\.|cls\.|encoder\.layer\.|embeddings\.))'),
+]
 
 
 def detect_format(state_dict: dict) -> str:
     """Name the format of a BLIP state dict from its keys (see the module docstring)."""
     keys = list(state_dict)
-
-    def has(pattern: str) -> bool:
-        return any(re.match(pattern, k) for k in keys)
-
-    if has(r'vision_encoder\.') or has(r'text_decoder\.transformer\.'):
-        return 'blip_plugin'
-    if has(r'vision_model\.'):
-        return 'hf'
-    if has(r'(visual_encoder|vision_backbone)\.layers\.') or has(r'seq_gen_head\.'):
-        return 'mmpretrain'
-    if has(r'visual_encoder\.blocks\.') or has(r'text_(en|de)coder\.'):
-        return 'official'
-    raise ValueError('not a BLIP state dict: none of the known formats matches its keys '
-                     f'(first keys: {keys[:5]})')
+    for fmt, signature in _SIGNATURES:
+        if any(re.match(signature, k) for k in keys):
+            return fmt
+    raise ValueError('not a BLIP state dict: none of the known formats '
+                     f'{FORMATS} matches its keys (first keys: {keys[:5]})')
 
 
 def _apply(rules: list[Rule], rest: str) -> Optional[str]:
     for pattern, repl in rules:
-        if re.match(pattern, rest):
-            return re.sub(pattern, repl, rest, count=1)
+        m = re.fullmatch(pattern, rest)
+        if m:
+            return m.expand(repl)
     return None
+
+
+def _target(parts: list, key: str) -> Optional[str]:
+    """This plugin's name for ``key``; '' for a dropped buffer; None when no rule maps it."""
+    for src, dst, rules in parts:
+        if key.startswith(src):
+            rest = _apply(rules, key[len(src):])
+            if rest is not None:
+                return dst + rest if rest else ''
+    return None
+
+
+def _check_position_ids(key: str, value: torch.Tensor) -> None:
+    n = value.shape[-1]
+    if value.numel() != n or not torch.equal(value.reshape(-1).long(), torch.arange(n)):
+        raise ValueError(f'{key!r} is not arange({n}): this checkpoint uses position ids the '
+                         'model cannot reproduce')
+
+
+def _unmapped_message(fmt: str, unmapped: list) -> str:
+    lines = [f'{len(unmapped)} keys of this {fmt} checkpoint have no mapping to this plugin:']
+    for key in unmapped[:30]:
+        why = next((reason for pattern, reason in _NOT_SUPPORTED if re.match(pattern, key)),
+                   'no rule matches it')
+        lines.append(f'  {key}: {why}')
+    if len(unmapped) > 30:
+        lines.append(f'  ... and {len(unmapped) - 30} more')
+    return '\n'.join(lines)
 
 
 def convert_state_dict(state_dict: dict, fmt: Optional[str] = None,
@@ -152,8 +239,8 @@ def convert_state_dict(state_dict: dict, fmt: Optional[str] = None,
         A new dict with this plugin's keys (tensors are not copied).
 
     Raises:
-        ValueError: keys that no rule maps, all listed; or two sources of one target that
-            disagree.
+        ValueError: keys that no rule maps, all listed with the reason where it is known; two
+            sources of one target that disagree; a ``position_ids`` buffer that is not arange.
     """
     fmt = fmt or detect_format(state_dict)
     if fmt not in FORMATS:
@@ -161,29 +248,24 @@ def convert_state_dict(state_dict: dict, fmt: Optional[str] = None,
     if fmt == 'blip_plugin':
         return dict(state_dict)
     out: dict[str, torch.Tensor] = {}
-    unmapped, dropped = [], 0
+    source: dict[str, str] = {}
+    unmapped, dropped = [], []
     for key, value in state_dict.items():
-        target = None
-        for src, dst, rules in _PARTS[fmt]:
-            if key.startswith(src):
-                rest = _apply(rules, key[len(src):])
-                if rest is not None:
-                    target = dst + rest if rest else ''
-                    break
+        target = _target(_PARTS[fmt], key)
         if target is None:
             unmapped.append(key)
         elif target == '':
-            dropped += 1
+            _check_position_ids(key, value)
+            dropped.append(key)
         elif target in out:
             if out[target].shape != value.shape or not torch.equal(out[target], value):
-                raise ValueError(f'{key!r} and another key both map to {target!r} with '
-                                 'different values')
+                raise ValueError(f'{source[target]!r} and {key!r} both map to {target!r} but '
+                                 'hold different values')
         else:
-            out[target] = value
+            out[target], source[target] = value, key
     if unmapped:
-        raise ValueError(f'{len(unmapped)} keys of this {fmt} checkpoint have no mapping: '
-                         f'{unmapped[:20]}{" ..." if len(unmapped) > 20 else ""}')
+        raise ValueError(_unmapped_message(fmt, unmapped))
     if log is not None:
-        log(f'converted a {fmt} BLIP checkpoint: {len(out)} tensors'
-            + (f' ({dropped} position_ids buffers skipped)' if dropped else ''))
+        log(f'converted a {fmt} BLIP checkpoint: {len(state_dict)} tensors -> {len(out)}'
+            + (f' ({len(dropped)} position_ids buffers checked and skipped)' if dropped else ''))
     return out

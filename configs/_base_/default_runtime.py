@@ -1,19 +1,23 @@
 # Runtime defaults shared by every config: scope, hooks, logging, environment.
 default_scope = 'blip_plugin'
 custom_imports = dict(imports=['blip_plugin'], allow_failed_imports=False)
+# BlipRunner: checkpoints load with torch.load(weights_only=True), are written atomically and
+# carry the RNG states, so `--resume` works on torch >= 2.6 (see blip_plugin/engine/runner.py).
+runner_type = 'BlipRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # writes the new checkpoint before pruning old ones and repoints last_checkpoint atomically
+    checkpoint=dict(type='BlipCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
+    dist_cfg=dict(backend='nccl'),  # BlipRunner uses gloo when CUDA is absent
 )
 
 vis_backends = [dict(type='LocalVisBackend')]

@@ -1,1 +1,10 @@
-"""."""
+"""Data transforms of the ``blip_plugin`` scope.
+
+Image loading, resizing, cropping, flipping, RandAugment and packing come from mmcv and
+mmpretrain (``LoadImageFromFile``, ``Resize``, ``RandomFlip``, ``RandomResizedCrop``,
+``RandAugment``, ``PackInputs``), reachable from this scope through the parent registry.
+"""
+
+from .clean_caption import BlipCleanCaption, pre_caption
+
+__all__ = ['BlipCleanCaption', 'pre_caption']

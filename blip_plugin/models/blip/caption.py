@@ -15,15 +15,20 @@ __all__ = ['BlipCaption']
 NON_CAPTION_PARTS = ('text_encoder', 'text_encoder_m', 'vision_encoder_m', 'vision_proj',
                      'text_proj', 'vision_proj_m', 'text_proj_m', 'itm_head', 'temp',
                      'image_queue', 'text_queue', 'idx_queue', 'ptr_queue')
+SAMPLE_REPETITION_PENALTY = 1.1
 
 
-def build_vision_and_decoder(vision_encoder: dict, text_decoder: dict) -> tuple:
-    """Build the ViT and the decoder; the decoder's cross-attention width defaults to the
-    ViT's width (as the official ``med_config.encoder_width = vision_width``)."""
+def build_vision_and_decoder(vision_encoder: dict, text_decoder: dict,
+                             tokenizer_len: int) -> tuple:
+    """Build the ViT and the decoder. The decoder's cross-attention width defaults to the
+    ViT's width (as the official ``med_config.encoder_width = vision_width``) and its
+    vocabulary, when ``vocab_size`` is None, to the tokenizer's length."""
     vit = MODELS.build(vision_encoder)
     text_decoder = dict(text_decoder)
-    text_decoder['config'] = dict(text_decoder.get('config', {}))
-    text_decoder['config'].setdefault('encoder_width', vit.embed_dim)
+    cfg = text_decoder['config'] = dict(text_decoder.get('config', {}))
+    cfg.setdefault('encoder_width', vit.embed_dim)
+    if cfg.get('vocab_size', 0) is None:
+        cfg['vocab_size'] = tokenizer_len
     return vit, MODELS.build(text_decoder)
 
 
@@ -42,7 +47,8 @@ class BlipCaption(BaseModel):
             Defaults to 40.
         generation: default kwargs of :func:`blip_plugin.models.generation.generate`
             (official COCO setting: beam 3, max_length 20, min_length 5; lengths count the
-            prompt). Defaults to that setting.
+            prompt). Defaults to that setting. Sampling uses repetition_penalty 1.1 as the
+            official code does, unless this or the call sets it.
         data_preprocessor: MMEngine data preprocessor config (mean/std, BGR->RGB).
         init_cfg: MMEngine init config.
     """
@@ -54,9 +60,9 @@ class BlipCaption(BaseModel):
                  generation: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.vision_encoder, self.text_decoder = build_vision_and_decoder(vision_encoder,
-                                                                          text_decoder)
         self.tokenizer = load_tokenizer(**tokenizer)
+        self.vision_encoder, self.text_decoder = build_vision_and_decoder(
+            vision_encoder, text_decoder, len(self.tokenizer))
         if len(self.tokenizer) > self.text_decoder.config.vocab_size:
             raise ValueError(f'the tokenizer has {len(self.tokenizer)} tokens but the decoder '
                              f'vocabulary only {self.text_decoder.config.vocab_size}')
@@ -64,8 +70,7 @@ class BlipCaption(BaseModel):
         # the prompt's tokens after [DEC], without the trailing [SEP]
         self.prompt_length = len(self.tokenizer(prompt).input_ids) - 1
         self.max_txt_len = max_txt_len
-        self.generation = dict(strategy='beam', num_beams=3, max_length=20, min_length=5,
-                               repetition_penalty=1.0)
+        self.generation = dict(strategy='beam', num_beams=3, max_length=20, min_length=5)
         self.generation.update(generation or {})
 
     @property
@@ -120,6 +125,9 @@ class BlipCaption(BaseModel):
         """Caption normalised images (B, 3, H, W); ``overrides`` update the generation kwargs
         (e.g. ``strategy='sample', top_p=0.9``). Returns B strings without the prompt."""
         kwargs = {**self.generation, **overrides}
+        if kwargs.get('strategy') == 'sample':
+            # the official nucleus sampling hard-codes repetition_penalty=1.1 (models/blip.py)
+            kwargs.setdefault('repetition_penalty', SAMPLE_REPETITION_PENALTY)
         n = kwargs.get('num_return_sequences', 1)
         image_embeds = self.encode_image(images)
         prompt_ids, _ = self._tokenize([self.prompt] * images.shape[0])

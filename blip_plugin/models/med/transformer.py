@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from .config import MEDConfig
-from .layers import KV, MEDLayer
+from .layers import MEDLayer
 
 __all__ = ['MEDTransformer', 'MEDCache']
 

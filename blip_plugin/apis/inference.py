@@ -1,0 +1,141 @@
+"""One call from images to answers: ``inference_model(model, images)``.
+
+Tasks are dispatched through :data:`TASKS`, a table from task name to the model types that
+serve it and the function that runs them. Retrieval, VQA, NLVR2 and grounding add themselves
+with :func:`register_task`.
+"""
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Union
+
+import torch
+from mmengine.config import Config
+from torch import nn
+
+from .model import get_model
+from .pipeline import build_inference_pipeline, iter_batches
+
+__all__ = [
+    'inference_model',
+    'register_task',
+    'task_of',
+    'TASKS',
+    'TaskInferencer',
+    'caption_inference',
+]
+
+
+@dataclass(frozen=True)
+class TaskInferencer:
+    """How one task runs.
+
+    Args:
+        model_types: class names of the models that serve the task.
+        run: ``run(model, images, *args, batch_size=..., **kwargs) -> list[dict]``, one dict
+            per image, for a list of images (paths, PIL images or arrays).
+    """
+
+    model_types: tuple
+    run: Callable[..., list]
+
+
+TASKS: dict = {}
+
+
+def register_task(task: str, model_types: tuple, run: Callable[..., list]) -> None:
+    """Add (or replace) the inferencer of ``task`` (mmpretrain's task names, as in the
+    metafiles: 'Image Caption', 'Visual Question Answering', ...)."""
+    TASKS[task] = TaskInferencer(tuple(model_types), run)
+
+
+def task_of(model: nn.Module) -> str:
+    """The task a built model serves, from its class.
+
+    Raises:
+        NotImplementedError: a model no task inferencer serves.
+    """
+    name = type(model).__name__
+    for task, inferencer in TASKS.items():
+        if name in inferencer.model_types:
+            return task
+    served = {t: list(i.model_types) for t, i in TASKS.items()}
+    raise NotImplementedError(f'no inference is registered for {name}; served: {served}')
+
+
+@torch.no_grad()
+def caption_inference(
+    model: nn.Module, images: list, *args, batch_size: int = 8, **generation
+) -> list:
+    """Caption images with a ``BlipCaption``: ``[{'pred_caption': str}, ...]``.
+
+    ``generation`` overrides the model's generation settings for this call (e.g.
+    ``num_beams=5`` or ``strategy='sample', top_p=0.9``).
+    """
+    if args:
+        raise TypeError(f'captioning takes only images; got {len(args)} extra positional arguments')
+    pipeline = build_inference_pipeline(getattr(model, 'cfg', None), model)
+    results = []
+    for batch in iter_batches(images, pipeline, batch_size):
+        data = model.data_preprocessor(batch, False)
+        samples = model.predict(data['inputs'], data['data_samples'], **generation)
+        results.extend({'pred_caption': s.pred_caption} for s in samples)
+    return results
+
+
+register_task('Image Caption', ('BlipCaption',), caption_inference)
+
+
+def _default_device() -> str:
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def inference_model(
+    model: Union[nn.Module, str, os.PathLike, Config],
+    images: Any,
+    *args,
+    device: Optional[Union[str, torch.device]] = None,
+    batch_size: int = 8,
+    checkpoint: Optional[Union[str, os.PathLike, bool]] = None,
+    cfg_options: Optional[dict] = None,
+    **kwargs,
+) -> Union[dict, list]:
+    """Run a model on one image or a list of images.
+
+    Args:
+        model: a built model, a zoo name (:func:`list_models`), a config path or a Config.
+        images: a path, a PIL image, an (H, W, 3) uint8 BGR array or tensor, or a list of
+            them (run in batches of ``batch_size``).
+        *args: task inputs besides images (questions, texts), passed to the task inferencer.
+        device: where to run; None keeps a built model where it is, and builds others on
+            CUDA when available, else the CPU. Defaults to None.
+        batch_size: images per forward pass. Defaults to 8.
+        checkpoint: weights for a name or config (see :func:`init_model`). For a zoo name
+            None loads the zoo's weights; for a config None loads its ``load_from`` if set.
+            False keeps the initial weights. Ignored for a built model.
+        cfg_options: dotted-key config overrides (names and configs only).
+        **kwargs: passed to the task inferencer (for captions: generation settings).
+
+    Returns:
+        One dict for one image (``{'pred_caption': str}`` for captioning), a list of dicts for
+        a list of images.
+
+    Raises:
+        ValueError: an unknown model name (with close matches), an array of the wrong shape.
+        FileNotFoundError: an image path that does not exist (the path named).
+    """
+    if not isinstance(model, nn.Module):
+        pretrained = True if checkpoint is None else checkpoint
+        model = get_model(
+            model,
+            pretrained=pretrained,
+            device=device or _default_device(),
+            cfg_options=cfg_options,
+        )
+    elif device is not None:
+        model = model.to(device)
+    model.eval()
+    single = not isinstance(images, (list, tuple))
+    batch = [images] if single else list(images)
+    results = TASKS[task_of(model)].run(model, batch, *args, batch_size=batch_size, **kwargs)
+    return results[0] if single else results

@@ -1,0 +1,78 @@
+"""Generate the shapes world, the embedded synthetic dataset (blip_plugin/datasets/shapes_world.py).
+
+    python tools/make_shapes_world.py                       # data/shapes_world, default sizes
+    python tools/make_shapes_world.py --num-train 200 --force
+
+Generation is skipped when ``ROOT/meta.json`` already records the same arguments.
+"""
+
+import argparse
+import importlib.util
+import json
+import os.path as osp
+import sys
+from typing import List, Optional
+
+_REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if importlib.util.find_spec('blip_plugin') is None:  # run from a checkout, not installed
+    sys.path.insert(0, _REPO)
+
+from blip_plugin.datasets.shapes_world import FORMAT_VERSION, make_shapes_world  # noqa: E402
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--root', default='data/shapes_world', help='output directory')
+    parser.add_argument('--num-train', type=int, default=2000, help='train images')
+    parser.add_argument('--num-val', type=int, default=200, help='val images')
+    parser.add_argument('--num-test', type=int, default=200, help='test images')
+    parser.add_argument('--image-size', type=int, default=64, help='image side in pixels')
+    parser.add_argument('--seed', type=int, default=0, help='random seed')
+    parser.add_argument(
+        '--noise-fraction', type=float, default=0.3, help='noisy share of web_pairs.json'
+    )
+    parser.add_argument('--force', action='store_true', help='regenerate even if up to date')
+    return parser.parse_args(argv)
+
+
+def existing_meta(root: str) -> Optional[dict]:
+    """The meta.json of a previous generation, or None."""
+    path = osp.join(root, 'meta.json')
+    if not osp.isfile(path):
+        return None
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    args = parse_args(argv)
+    gen_args = dict(
+        num_train=args.num_train,
+        num_val=args.num_val,
+        num_test=args.num_test,
+        image_size=args.image_size,
+        seed=args.seed,
+        noise_fraction=args.noise_fraction,
+    )
+    meta = existing_meta(args.root)
+    up_to_date = (
+        meta is not None
+        and meta.get('args') == gen_args
+        and meta.get('format_version') == FORMAT_VERSION
+    )
+    if up_to_date and not args.force:
+        print(f'{args.root} is up to date (meta.json matches); use --force to regenerate')
+        return meta
+    meta = make_shapes_world(args.root, **gen_args)
+    counts = meta['counts']
+    print(f'shapes world written to {args.root}')
+    for key, value in counts.items():
+        print(f'  {key}: {value}')
+    return meta
+
+
+if __name__ == '__main__':
+    main()
