@@ -55,7 +55,9 @@ val_dataloader = dict(
     ),
 )
 val_evaluator = dict(
-    type='COCOCaptionMetric', ann_file=f'{data_root}/annotations/caption_val_gt.json'
+    type='COCOCaptionMetric',
+    ann_file=f'{data_root}/annotations/caption_val_gt.json',
+    spice=False,  # SPICE needs a 400 MB download; the toy does without
 )
 
 test_dataloader = dict(
@@ -74,5 +76,7 @@ test_dataloader = dict(
     ),
 )
 test_evaluator = dict(
-    type='COCOCaptionMetric', ann_file=f'{data_root}/annotations/caption_test_gt.json'
+    type='COCOCaptionMetric',
+    ann_file=f'{data_root}/annotations/caption_test_gt.json',
+    spice=False,  # SPICE needs a 400 MB download; the toy does without
 )
