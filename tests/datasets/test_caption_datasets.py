@@ -145,7 +145,8 @@ def test_shapes_pipelines_give_uint8_images_and_captions(shapes_world_root: str)
     train = DATASETS.build(cfg.train_dataloader.dataset)[0]
     assert train['inputs'].shape == (3, 32, 32)
     assert isinstance(train['data_samples'].gt_caption, str)
-    assert set(cfg.val_evaluator) == {'type', 'ann_file'}
+    assert set(cfg.val_evaluator) == {'type', 'ann_file', 'spice'}
+    assert cfg.val_evaluator.spice is False  # never a 400 MB download in the toy
     assert cfg.val_evaluator.type == 'COCOCaptionMetric'
 
 

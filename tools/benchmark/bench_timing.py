@@ -1,0 +1,143 @@
+"""Interleaved timing, peak memory, measured matmul throughput and analytic ViT FLOPs.
+
+On a shared CPU, load changes from second to second: two implementations timed one after
+the other see different machines. ``interleaved`` alternates them repeat by repeat and takes
+each one's median, so both medians come from the same stretch of time.
+"""
+
+import ctypes
+import gc
+import os
+import statistics
+import threading
+import time
+from contextlib import nullcontext
+from typing import Callable, Optional
+
+import torch
+
+__all__ = [
+    'interleaved',
+    'peak_memory_mb',
+    'matmul_gflops',
+    'vit_flops',
+    'load_average',
+    'autocast',
+]
+
+
+def _sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def autocast(device: str, amp: Optional[str]):
+    """bf16/fp16 autocast on the device, or nothing."""
+    if not amp:
+        return nullcontext()
+    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}[amp]
+    return torch.autocast(device_type=device.split(':')[0], dtype=dtype)
+
+
+def interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1, device: str = 'cpu'
+) -> dict[str, float]:
+    """Median seconds of each function, run alternately (``warmup`` untimed rounds first)."""
+    times: dict[str, list] = {k: [] for k in fns}
+    for r in range(warmup + repeats):
+        order = list(fns) if r % 2 == 0 else list(fns)[::-1]  # neither always goes first
+        for name in order:
+            _sync(device)
+            t0 = time.perf_counter()
+            fns[name]()
+            _sync(device)
+            if r >= warmup:
+                times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _rss_bytes() -> int:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+def peak_memory_mb(fn: Callable[[], object], device: str = 'cpu') -> float:
+    """Peak memory of one call above what was held before it, in MiB: CUDA's max allocated,
+    or on the CPU the resident set sampled every millisecond by a thread, after
+    ``malloc_trim`` (an approximation: glibc may keep freed blocks, small ones are missed)."""
+    gc.collect()
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    try:  # hand glibc's free lists back to the OS, so that reused memory shows as growth
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except OSError:
+        pass
+    base, peak, done = _rss_bytes(), [0], threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            time.sleep(0.001)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        watcher.join()
+    return max(peak[0], _rss_bytes()) / 2**20 - base / 2**20
+
+
+def matmul_gflops(
+    n: int = 2048, repeats: int = 5, device: str = 'cpu', dtype: torch.dtype = torch.float32
+) -> float:
+    """Best throughput of an (n, n) @ (n, n) matmul, in GFLOP/s (2 n^3 per product)."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    torch.mm(a, b)
+    best = float('inf')
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def memory_gbps(mib: int = 512, repeats: int = 5, device: str = 'cpu') -> float:
+    """Best read+write bandwidth of copying a ``mib`` MiB float32 tensor, in GB/s: the bound
+    of small-batch decoding, which reads every decoder weight once per step."""
+    a = torch.empty(mib * 2**18, device=device).fill_(1.0)
+    b = torch.empty_like(a)
+    b.copy_(a)
+    best = float('inf')
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        b.copy_(a)
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * a.numel() * 4 / best / 1e9
+
+
+def vit_flops(width: int, depth: int, mlp: int, image: int, patch: int, batch: int) -> float:
+    """Forward FLOPs of a ViT, counting 2 per multiply-add: per token the patch embedding
+    (2 * 3 p^2 * D, patch tokens only) and per block the QKV and output projections
+    (2 * 4 D^2), the MLP (2 * 2 D * mlp), and attention's QK^T and AV (2 * 2 * T * D).
+    LayerNorms, softmax, GELU and biases (O(T D)) are left out."""
+    n = (image // patch) ** 2
+    t = n + 1
+    patch_embed = 2 * n * 3 * patch * patch * width
+    per_block = t * (2 * 4 * width * width + 2 * 2 * width * mlp) + 2 * 2 * t * t * width
+    return batch * (patch_embed + depth * per_block)
+
+
+def load_average() -> str:
+    return ' / '.join(f'{x:.2f}' for x in os.getloadavg())
