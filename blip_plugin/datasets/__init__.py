@@ -2,6 +2,7 @@
 
 from .coco_caption import BlipCOCOCaption, load_karpathy_captions
 from .flickr30k_caption import BlipFlickr30kCaption
+from .nlvr2 import NLVR2Dataset
 from .nocaps import BlipNoCaps
 from .retrieval import COCORetrievalKarpathy, Flickr30kRetrievalKarpathy, KarpathyRetrieval
 from .shapes_world import make_shapes_world
@@ -13,5 +14,5 @@ __all__ = [
     'BlipCOCOCaption', 'BlipFlickr30kCaption', 'BlipNoCaps', 'BlipCleanCaption',
     'load_karpathy_captions', 'make_shapes_world', 'pre_caption', 'KarpathyRetrieval',
     'COCORetrievalKarpathy', 'Flickr30kRetrievalKarpathy', 'WebPairs', 'read_annotations',
-    'BlipVQADataset', 'VQAOpenEndedDataset', 'OCRVQADataset', 'pre_question', 'answer_weights',
+    'NLVR2Dataset', 'BlipVQADataset', 'VQAOpenEndedDataset', 'OCRVQADataset', 'pre_question', 'answer_weights',
 ]

@@ -1,7 +1,8 @@
-"""Metrics: COCO caption scores (pycocoevalcap), retrieval recall, VQA accuracy."""
+"""Metrics: COCO caption scores (pycocoevalcap), retrieval recall, VQA and NLVR2 accuracy."""
 
 from .caption import COCOCaptionMetric, load_coco_caption_gt, normalize_image_id
 from .coco_caption_scorer import JavaNotFoundError, require_java, spice_models_available
+from .nlvr import NLVRAccuracy
 from .retrieval import (
                         BlipRetrievalRecall,
                         BlipRetrievalTestLoop,
@@ -15,5 +16,5 @@ __all__ = [
     'COCOCaptionMetric', 'load_coco_caption_gt', 'normalize_image_id', 'JavaNotFoundError',
     'require_java', 'spice_models_available', 'BlipRetrievalRecall', 'BlipRetrievalValLoop',
     'BlipRetrievalTestLoop', 'recall_at', 'retrieval_ranks', 'VQAAccuracy', 'normalize_answer',
-    'vqa_accuracy',
+    'vqa_accuracy', 'NLVRAccuracy',
 ]

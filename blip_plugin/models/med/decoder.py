@@ -22,7 +22,15 @@ class LMHead(nn.Module):
         self.decoder = nn.Linear(cfg.hidden_size, cfg.vocab_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.norm(F.gelu(self.dense(x))))  # (..., V)
+        h = self.norm(F.gelu(self.dense(x)))  # (..., H)
+        rows = h.reshape(-1, h.shape[-1])  # (R, H)
+        if rows.shape[0] <= 16 and not torch.is_grad_enabled():
+            # Decoding steps: with few rows, W @ h^T streams the (V, H) matrix faster than
+            # h @ W^T on CPU BLAS (measured 24 -> 6 ms for 3 rows, tools/benchmark).
+            w, b = self.decoder.weight, self.decoder.bias
+            out = torch.addmm(b[:, None], w, rows.t()).t()  # (R, V)
+            return out.reshape(*h.shape[:-1], -1)
+        return self.decoder(h)  # (..., V)
 
 
 @MODELS.register_module()
