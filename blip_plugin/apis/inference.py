@@ -7,7 +7,7 @@ with :func:`register_task`.
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 from mmengine.config import Config
@@ -21,6 +21,7 @@ __all__ = [
     'register_task',
     'task_of',
     'TASKS',
+    'vqa_inference',
     'TaskInferencer',
     'caption_inference',
 ]
@@ -84,6 +85,40 @@ def caption_inference(
 
 
 register_task('Image Caption', ('BlipCaption',), caption_inference)
+
+
+@torch.no_grad()
+def vqa_inference(model: nn.Module, images: list, questions: Union[str, Sequence[str]],
+                  *args, batch_size: int = 8, method: Optional[str] = None,
+                  **overrides) -> list:
+    """Answer questions about images with a ``BlipVQA``: ``[{'pred_answer': str}, ...]``.
+
+    ``questions``: one question for every image, or one per image. ``method``: 'rank' (over
+    the model's answer list) or 'generate'; None keeps the model's setting.
+    """
+    from ..datasets.vqa import pre_question
+
+    if args:
+        raise TypeError(f'VQA takes images and questions; got {len(args)} extra arguments')
+    if isinstance(questions, str):
+        questions = [questions] * len(images)
+    if len(questions) != len(images):
+        raise ValueError(f'{len(questions)} questions for {len(images)} images: give one '
+                         'question, or one per image')
+    questions = [pre_question(q) for q in questions]
+    pipeline = build_inference_pipeline(getattr(model, 'cfg', None), model)
+    results, start = [], 0
+    for batch in iter_batches(images, pipeline, batch_size):
+        data = model.data_preprocessor(batch, False)
+        n = data['inputs'].shape[0]
+        answers = model.answer(data['inputs'], questions[start:start + n], method=method,
+                               **overrides)
+        results.extend({'pred_answer': a} for a in answers)
+        start += n
+    return results
+
+
+register_task('Visual Question Answering', ('BlipVQA',), vqa_inference)
 
 
 def _default_device() -> str:
