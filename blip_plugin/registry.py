@@ -9,6 +9,7 @@ reachable from ``default_scope='blip_plugin'``.
 to transformers >= 4.50): our registries only list our own locations, and a parent's names
 are looked up without importing the parent's locations.
 """
+
 from mmengine.registry import Registry
 from mmpretrain.registry import DATA_SAMPLERS as MMPRETRAIN_DATA_SAMPLERS
 from mmpretrain.registry import DATASETS as MMPRETRAIN_DATASETS
@@ -32,10 +33,26 @@ from mmpretrain.registry import VISUALIZERS as MMPRETRAIN_VISUALIZERS
 from mmpretrain.registry import WEIGHT_INITIALIZERS as MMPRETRAIN_WEIGHT_INITIALIZERS
 
 __all__ = [
-    'RUNNERS', 'RUNNER_CONSTRUCTORS', 'LOOPS', 'HOOKS', 'LOG_PROCESSORS', 'OPTIMIZERS',
-    'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS', 'DATASETS',
-    'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS', 'MODEL_WRAPPERS', 'WEIGHT_INITIALIZERS',
-    'TASK_UTILS', 'METRICS', 'EVALUATORS', 'VISUALIZERS', 'VISBACKENDS'
+    'RUNNERS',
+    'RUNNER_CONSTRUCTORS',
+    'LOOPS',
+    'HOOKS',
+    'LOG_PROCESSORS',
+    'OPTIMIZERS',
+    'OPTIM_WRAPPERS',
+    'OPTIM_WRAPPER_CONSTRUCTORS',
+    'PARAM_SCHEDULERS',
+    'DATASETS',
+    'DATA_SAMPLERS',
+    'TRANSFORMS',
+    'MODELS',
+    'MODEL_WRAPPERS',
+    'WEIGHT_INITIALIZERS',
+    'TASK_UTILS',
+    'METRICS',
+    'EVALUATORS',
+    'VISUALIZERS',
+    'VISBACKENDS',
 ]
 
 SCOPE = 'blip_plugin'
@@ -46,25 +63,28 @@ def _child(name: str, parent: Registry, locations: list) -> Registry:
 
 
 RUNNERS = _child('runner', MMPRETRAIN_RUNNERS, ['blip_plugin.engine'])
-RUNNER_CONSTRUCTORS = _child('runner constructor', MMPRETRAIN_RUNNER_CONSTRUCTORS,
-                             ['blip_plugin.engine'])
+RUNNER_CONSTRUCTORS = _child(
+    'runner constructor', MMPRETRAIN_RUNNER_CONSTRUCTORS, ['blip_plugin.engine']
+)
 LOOPS = _child('loop', MMPRETRAIN_LOOPS, ['blip_plugin.engine', 'blip_plugin.evaluation'])
 HOOKS = _child('hook', MMPRETRAIN_HOOKS, ['blip_plugin.engine'])
 LOG_PROCESSORS = _child('log processor', MMPRETRAIN_LOG_PROCESSORS, ['blip_plugin.engine'])
 OPTIMIZERS = _child('optimizer', MMPRETRAIN_OPTIMIZERS, ['blip_plugin.engine'])
 OPTIM_WRAPPERS = _child('optim wrapper', MMPRETRAIN_OPTIM_WRAPPERS, ['blip_plugin.engine'])
-OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
-                                    MMPRETRAIN_OPTIM_WRAPPER_CONSTRUCTORS,
-                                    ['blip_plugin.engine'])
-PARAM_SCHEDULERS = _child('parameter scheduler', MMPRETRAIN_PARAM_SCHEDULERS,
-                          ['blip_plugin.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = _child(
+    'optimizer wrapper constructor', MMPRETRAIN_OPTIM_WRAPPER_CONSTRUCTORS, ['blip_plugin.engine']
+)
+PARAM_SCHEDULERS = _child(
+    'parameter scheduler', MMPRETRAIN_PARAM_SCHEDULERS, ['blip_plugin.engine']
+)
 DATASETS = _child('dataset', MMPRETRAIN_DATASETS, ['blip_plugin.datasets'])
 DATA_SAMPLERS = _child('data sampler', MMPRETRAIN_DATA_SAMPLERS, ['blip_plugin.datasets'])
 TRANSFORMS = _child('transform', MMPRETRAIN_TRANSFORMS, ['blip_plugin.datasets'])
 MODELS = _child('model', MMPRETRAIN_MODELS, ['blip_plugin.models'])
 MODEL_WRAPPERS = _child('model_wrapper', MMPRETRAIN_MODEL_WRAPPERS, ['blip_plugin.models'])
-WEIGHT_INITIALIZERS = _child('weight initializer', MMPRETRAIN_WEIGHT_INITIALIZERS,
-                             ['blip_plugin.models'])
+WEIGHT_INITIALIZERS = _child(
+    'weight initializer', MMPRETRAIN_WEIGHT_INITIALIZERS, ['blip_plugin.models']
+)
 TASK_UTILS = _child('task util', MMPRETRAIN_TASK_UTILS, ['blip_plugin.models'])
 METRICS = _child('metric', MMPRETRAIN_METRICS, ['blip_plugin.evaluation'])
 EVALUATORS = _child('evaluator', MMPRETRAIN_EVALUATORS, ['blip_plugin.evaluation'])

@@ -3,6 +3,7 @@
 Every hub call must fail at once instead of hanging, so the offline switches are set before
 transformers or huggingface_hub are imported anywhere.
 """
+
 import os
 
 os.environ['HF_HUB_OFFLINE'] = '1'

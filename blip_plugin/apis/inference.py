@@ -88,9 +88,15 @@ register_task('Image Caption', ('BlipCaption',), caption_inference)
 
 
 @torch.no_grad()
-def vqa_inference(model: nn.Module, images: list, questions: Union[str, Sequence[str]],
-                  *args, batch_size: int = 8, method: Optional[str] = None,
-                  **overrides) -> list:
+def vqa_inference(
+    model: nn.Module,
+    images: list,
+    questions: Union[str, Sequence[str]],
+    *args,
+    batch_size: int = 8,
+    method: Optional[str] = None,
+    **overrides,
+) -> list:
     """Answer questions about images with a ``BlipVQA``: ``[{'pred_answer': str}, ...]``.
 
     ``questions``: one question for every image, or one per image. ``method``: 'rank' (over
@@ -103,16 +109,19 @@ def vqa_inference(model: nn.Module, images: list, questions: Union[str, Sequence
     if isinstance(questions, str):
         questions = [questions] * len(images)
     if len(questions) != len(images):
-        raise ValueError(f'{len(questions)} questions for {len(images)} images: give one '
-                         'question, or one per image')
+        raise ValueError(
+            f'{len(questions)} questions for {len(images)} images: give one '
+            'question, or one per image'
+        )
     questions = [pre_question(q) for q in questions]
     pipeline = build_inference_pipeline(getattr(model, 'cfg', None), model)
     results, start = [], 0
     for batch in iter_batches(images, pipeline, batch_size):
         data = model.data_preprocessor(batch, False)
         n = data['inputs'].shape[0]
-        answers = model.answer(data['inputs'], questions[start:start + n], method=method,
-                               **overrides)
+        answers = model.answer(
+            data['inputs'], questions[start : start + n], method=method, **overrides
+        )
         results.extend({'pred_answer': a} for a in answers)
         start += n
     return results

@@ -11,8 +11,22 @@ from .vqa import BlipVQADataset, OCRVQADataset, VQAOpenEndedDataset, answer_weig
 from .web_pairs import WebPairs, read_annotations
 
 __all__ = [
-    'BlipCOCOCaption', 'BlipFlickr30kCaption', 'BlipNoCaps', 'BlipCleanCaption',
-    'load_karpathy_captions', 'make_shapes_world', 'pre_caption', 'KarpathyRetrieval',
-    'COCORetrievalKarpathy', 'Flickr30kRetrievalKarpathy', 'WebPairs', 'read_annotations',
-    'NLVR2Dataset', 'BlipVQADataset', 'VQAOpenEndedDataset', 'OCRVQADataset', 'pre_question', 'answer_weights',
+    'BlipCOCOCaption',
+    'BlipFlickr30kCaption',
+    'BlipNoCaps',
+    'BlipCleanCaption',
+    'load_karpathy_captions',
+    'make_shapes_world',
+    'pre_caption',
+    'KarpathyRetrieval',
+    'COCORetrievalKarpathy',
+    'Flickr30kRetrievalKarpathy',
+    'WebPairs',
+    'read_annotations',
+    'NLVR2Dataset',
+    'BlipVQADataset',
+    'VQAOpenEndedDataset',
+    'OCRVQADataset',
+    'pre_question',
+    'answer_weights',
 ]

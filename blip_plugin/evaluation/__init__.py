@@ -4,17 +4,28 @@ from .caption import COCOCaptionMetric, load_coco_caption_gt, normalize_image_id
 from .coco_caption_scorer import JavaNotFoundError, require_java, spice_models_available
 from .nlvr import NLVRAccuracy
 from .retrieval import (
-                        BlipRetrievalRecall,
-                        BlipRetrievalTestLoop,
-                        BlipRetrievalValLoop,
-                        recall_at,
-                        retrieval_ranks,
+    BlipRetrievalRecall,
+    BlipRetrievalTestLoop,
+    BlipRetrievalValLoop,
+    recall_at,
+    retrieval_ranks,
 )
 from .vqa import VQAAccuracy, normalize_answer, vqa_accuracy
 
 __all__ = [
-    'COCOCaptionMetric', 'load_coco_caption_gt', 'normalize_image_id', 'JavaNotFoundError',
-    'require_java', 'spice_models_available', 'BlipRetrievalRecall', 'BlipRetrievalValLoop',
-    'BlipRetrievalTestLoop', 'recall_at', 'retrieval_ranks', 'VQAAccuracy', 'normalize_answer',
-    'vqa_accuracy', 'NLVRAccuracy',
+    'COCOCaptionMetric',
+    'load_coco_caption_gt',
+    'normalize_image_id',
+    'JavaNotFoundError',
+    'require_java',
+    'spice_models_available',
+    'BlipRetrievalRecall',
+    'BlipRetrievalValLoop',
+    'BlipRetrievalTestLoop',
+    'recall_at',
+    'retrieval_ranks',
+    'VQAAccuracy',
+    'normalize_answer',
+    'vqa_accuracy',
+    'NLVRAccuracy',
 ]

@@ -27,23 +27,23 @@ from .coco_caption_scorer import (
     spice_models_available,
 )
 
-__all__ = ["COCOCaptionMetric", "load_coco_caption_gt", "normalize_image_id"]
+__all__ = ['COCOCaptionMetric', 'load_coco_caption_gt', 'normalize_image_id']
 
 
 def normalize_image_id(image_id: Any) -> ImageId:
     """One key per image: ints (also numpy/torch scalars and digit strings such as
     ``'000000391895'``, the stem mmpretrain's ``COCOCaption`` dataset yields) become ``int``;
     other strings stay strings."""
-    if hasattr(image_id, "item") and not isinstance(image_id, str):
+    if hasattr(image_id, 'item') and not isinstance(image_id, str):
         image_id = image_id.item()
     if isinstance(image_id, bool):
-        raise TypeError(f"image_id must be an int or a str, got {image_id!r}.")
+        raise TypeError(f'image_id must be an int or a str, got {image_id!r}.')
     if isinstance(image_id, numbers.Integral):
         return int(image_id)
     if isinstance(image_id, str):
         return int(image_id) if image_id.isdigit() else image_id
     raise TypeError(
-        f"image_id must be an int or a str, got {type(image_id).__name__} {image_id!r}."
+        f'image_id must be an int or a str, got {type(image_id).__name__} {image_id!r}.'
     )
 
 
@@ -54,17 +54,17 @@ def load_coco_caption_gt(ann_file: str) -> dict[ImageId, list[str]]:
         image id -> reference captions, in the order of ``images`` (then of any image only
         named by ``annotations``), captions in annotation order, as ``pycocotools.COCO``.
     """
-    with open(ann_file, encoding="utf-8") as f:
+    with open(ann_file, encoding='utf-8') as f:
         data = json.load(f)
-    if "annotations" not in data:
+    if 'annotations' not in data:
         raise ValueError(
             f'{ann_file} is not a COCO caption ground truth: it has no "annotations" list.'
         )
     gts: dict[ImageId, list[str]] = {
-        normalize_image_id(img["id"]): [] for img in data.get("images", [])
+        normalize_image_id(img['id']): [] for img in data.get('images', [])
     }
-    for ann in data["annotations"]:
-        gts.setdefault(normalize_image_id(ann["image_id"]), []).append(ann["caption"])
+    for ann in data['annotations']:
+        gts.setdefault(normalize_image_id(ann['image_id']), []).append(ann['caption'])
     return gts
 
 
@@ -104,7 +104,7 @@ class COCOCaptionMetric(BaseMetric):
         collect_dir (str, optional): Shared directory for gathering on 'cpu'. Defaults to None.
     """
 
-    default_prefix: Optional[str] = "coco-caption"
+    default_prefix: Optional[str] = 'coco-caption'
 
     def __init__(
         self,
@@ -112,17 +112,17 @@ class COCOCaptionMetric(BaseMetric):
         spice: Optional[bool] = None,
         output_file: Optional[str] = None,
         format_only: bool = False,
-        collect_device: str = "cpu",
+        collect_device: str = 'cpu',
         prefix: Optional[str] = None,
         collect_dir: Optional[str] = None,
     ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         if format_only and output_file is None:
-            raise ValueError("format_only=True needs an output_file to write predictions to.")
+            raise ValueError('format_only=True needs an output_file to write predictions to.')
         if spice is True and not spice_models_available():
             raise RuntimeError(
-                f"spice=True but SPICE is unavailable. {spice_install_hint()} "
-                "Or pass spice=None to skip it."
+                f'spice=True but SPICE is unavailable. {spice_install_hint()} '
+                'Or pass spice=None to skip it.'
             )
         self.ann_file = ann_file
         self.spice = spice
@@ -139,15 +139,15 @@ class COCOCaptionMetric(BaseMetric):
                 ``image_id``, ``pred_caption`` and optionally ``gt_caption``.
         """
         for sample in data_samples:
-            image_id, caption = sample.get("image_id"), sample.get("pred_caption")
+            image_id, caption = sample.get('image_id'), sample.get('pred_caption')
             if image_id is None or caption is None:
                 raise KeyError(
-                    "COCOCaptionMetric needs `image_id` and `pred_caption` in every "
-                    f"data sample; got image_id={image_id!r}, "
-                    f"pred_caption={caption!r}."
+                    'COCOCaptionMetric needs `image_id` and `pred_caption` in every '
+                    f'data sample; got image_id={image_id!r}, '
+                    f'pred_caption={caption!r}.'
                 )
             # With an ann_file the references come from it; don't gather them across ranks.
-            gt_caption = None if self.ann_file is not None else sample.get("gt_caption")
+            gt_caption = None if self.ann_file is not None else sample.get('gt_caption')
             self.results.append(
                 dict(
                     image_id=normalize_image_id(image_id),
@@ -168,7 +168,7 @@ class COCOCaptionMetric(BaseMetric):
         logger = MMLogger.get_current_instance()
         preds: dict[ImageId, str] = {}
         for result in results:
-            preds.setdefault(result["image_id"], result["caption"])
+            preds.setdefault(result['image_id'], result['caption'])
         if self.output_file is not None:
             self._dump(preds, logger)
         if self.format_only:
@@ -177,16 +177,16 @@ class COCOCaptionMetric(BaseMetric):
         gts = self._ground_truth(results)
         missing = [image_id for image_id in preds if image_id not in gts]
         if missing:
-            source = self.ann_file or "the gt_caption of the data samples"
+            source = self.ann_file or 'the gt_caption of the data samples'
             raise ValueError(
-                f"{len(missing)} predicted image id(s) have no ground truth in "
-                f"{source}: {missing[:10]}" + (" ..." if len(missing) > 10 else "")
+                f'{len(missing)} predicted image id(s) have no ground truth in '
+                f'{source}: {missing[:10]}' + (' ...' if len(missing) > 10 else '')
             )
         # Ground-truth order, as COCOEvalCap iterates res.getImgIds().
         image_ids = [image_id for image_id in gts if image_id in preds]
         empty = [image_id for image_id in image_ids if not gts[image_id]]
         if empty:
-            raise ValueError(f"Image id(s) {empty[:10]} have no reference caption.")
+            raise ValueError(f'Image id(s) {empty[:10]} have no reference caption.')
 
         require_java()
         # Start METEOR first: the JVM loads its paraphrase table while the tokenizer runs.
@@ -196,7 +196,7 @@ class COCOCaptionMetric(BaseMetric):
             scores = score_tokenized(tok_gts, tok_res, meteor=meteor)
         spice = self._spice(tok_gts, tok_res, logger) if self._use_spice(logger) else None
         if spice is not None:
-            scores["SPICE"] = spice
+            scores['SPICE'] = spice
         return scores
 
     def _ground_truth(self, results: list[dict]) -> dict[ImageId, list[str]]:
@@ -204,20 +204,20 @@ class COCOCaptionMetric(BaseMetric):
             return load_coco_caption_gt(self.ann_file)
         gts: dict[ImageId, list[str]] = {}
         for result in results:
-            if result["gt_caption"] is None:
+            if result['gt_caption'] is None:
                 raise ValueError(
-                    f"Image {result['image_id']!r} has no `gt_caption`; give the "
-                    "data samples reference captions or set `ann_file`."
+                    f'Image {result["image_id"]!r} has no `gt_caption`; give the '
+                    'data samples reference captions or set `ann_file`.'
                 )
-            gts.setdefault(result["image_id"], result["gt_caption"])
+            gts.setdefault(result['image_id'], result['gt_caption'])
         return gts
 
     def _dump(self, preds: dict[ImageId, str], logger: MMLogger) -> None:
         out_dir = os.path.dirname(os.path.abspath(self.output_file))
         os.makedirs(out_dir, exist_ok=True)
-        with open(self.output_file, "w", encoding="utf-8") as f:
+        with open(self.output_file, 'w', encoding='utf-8') as f:
             json.dump([dict(image_id=i, caption=c) for i, c in preds.items()], f)
-        logger.info(f"{len(preds)} captions written to {self.output_file}")
+        logger.info(f'{len(preds)} captions written to {self.output_file}')
 
     def _use_spice(self, logger: MMLogger) -> bool:
         if self.spice is not None:
@@ -226,8 +226,8 @@ class COCOCaptionMetric(BaseMetric):
             return True
         if not self._spice_warned:
             logger.warning(
-                f"SPICE skipped. {spice_install_hint()} Pass spice=False to skip it "
-                "without this warning."
+                f'SPICE skipped. {spice_install_hint()} Pass spice=False to skip it '
+                'without this warning.'
             )
             self._spice_warned = True
         return False
@@ -238,5 +238,5 @@ class COCOCaptionMetric(BaseMetric):
         except Exception as err:  # a broken SPICE should not lose the other scores
             if self.spice:
                 raise
-            logger.warning(f"SPICE failed and was skipped: {err}")
+            logger.warning(f'SPICE failed and was skipped: {err}')
             return None

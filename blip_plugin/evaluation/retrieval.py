@@ -19,11 +19,11 @@ from mmengine.runner import TestLoop, ValLoop, autocast
 from ..registry import LOOPS, METRICS
 
 __all__ = [
-    "retrieval_ranks",
-    "recall_at",
-    "BlipRetrievalRecall",
-    "BlipRetrievalValLoop",
-    "BlipRetrievalTestLoop",
+    'retrieval_ranks',
+    'recall_at',
+    'BlipRetrievalRecall',
+    'BlipRetrievalValLoop',
+    'BlipRetrievalTestLoop',
 ]
 
 RECALL_KS = (1, 5, 10)
@@ -50,14 +50,14 @@ def retrieval_ranks(
     n_img, n_txt = i2t.shape
     if t2i.shape != (n_txt, n_img) or txt2img.shape != (n_txt,):
         raise ValueError(
-            f"shapes do not fit: i2t {tuple(i2t.shape)}, t2i {tuple(t2i.shape)}, "
-            f"txt2img {tuple(txt2img.shape)}"
+            f'shapes do not fit: i2t {tuple(i2t.shape)}, t2i {tuple(t2i.shape)}, '
+            f'txt2img {tuple(txt2img.shape)}'
         )
     gt = torch.zeros(n_img, n_txt, dtype=torch.bool)
     gt[txt2img, torch.arange(n_txt)] = True
     if not bool(gt.any(1).all()):
-        raise ValueError("every image needs at least one text")
-    best = i2t.masked_fill(~gt, float("-inf")).max(1, keepdim=True).values  # (I, 1)
+        raise ValueError('every image needs at least one text')
+    best = i2t.masked_fill(~gt, float('-inf')).max(1, keepdim=True).values  # (I, 1)
     i2t_rank = (i2t > best).sum(1)
     best_t = t2i.gather(1, txt2img[:, None])  # (T, 1)
     t2i_rank = (t2i > best_t).sum(1)
@@ -85,52 +85,52 @@ class BlipRetrievalRecall(BaseMetric):
         prefix: of the metric names. Defaults to 'retrieval'.
     """
 
-    default_prefix = "retrieval"
+    default_prefix = 'retrieval'
 
-    def __init__(self, collect_device: str = "cpu", prefix: Optional[str] = None) -> None:
+    def __init__(self, collect_device: str = 'cpu', prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             i2t, t2i = retrieval_ranks(
-                sample["i2t_scores"], sample["t2i_scores"], sample["txt2img"]
+                sample['i2t_scores'], sample['t2i_scores'], sample['txt2img']
             )
             self.results.append(dict(i2t_ranks=i2t, t2i_ranks=t2i))
 
     def compute_metrics(self, results: list) -> dict:
-        i2t = np.concatenate([r["i2t_ranks"] for r in results])
-        t2i = np.concatenate([r["t2i_ranks"] for r in results])
-        out = {f"txt_r{k}": recall_at(i2t, k) for k in RECALL_KS}
-        out.update({f"img_r{k}": recall_at(t2i, k) for k in RECALL_KS})
-        out["txt_r_mean"] = sum(out[f"txt_r{k}"] for k in RECALL_KS) / len(RECALL_KS)
-        out["img_r_mean"] = sum(out[f"img_r{k}"] for k in RECALL_KS) / len(RECALL_KS)
-        out["r_mean"] = (out["txt_r_mean"] + out["img_r_mean"]) / 2
+        i2t = np.concatenate([r['i2t_ranks'] for r in results])
+        t2i = np.concatenate([r['t2i_ranks'] for r in results])
+        out = {f'txt_r{k}': recall_at(i2t, k) for k in RECALL_KS}
+        out.update({f'img_r{k}': recall_at(t2i, k) for k in RECALL_KS})
+        out['txt_r_mean'] = sum(out[f'txt_r{k}'] for k in RECALL_KS) / len(RECALL_KS)
+        out['img_r_mean'] = sum(out[f'img_r{k}'] for k in RECALL_KS) / len(RECALL_KS)
+        out['r_mean'] = (out['txt_r_mean'] + out['img_r_mean']) / 2
         return out
 
 
 def _run_retrieval(loop, stage: str) -> dict:
     runner = loop.runner
-    runner.call_hook(f"before_{stage}")
-    runner.call_hook(f"before_{stage}_epoch")
+    runner.call_hook(f'before_{stage}')
+    runner.call_hook(f'before_{stage}_epoch')
     runner.model.eval()
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     batches = []
     for idx, data_batch in enumerate(loop.dataloader):
-        runner.call_hook(f"before_{stage}_iter", batch_idx=idx, data_batch=data_batch)
+        runner.call_hook(f'before_{stage}_iter', batch_idx=idx, data_batch=data_batch)
         with torch.no_grad(), autocast(enabled=loop.fp16):
             data = model.data_preprocessor(data_batch, False)
-            feats = model(**data, mode="tensor")
+            feats = model(**data, mode='tensor')
         # image embeddings wait on the CPU, as in the official evaluation
-        feats["image_embeds"] = feats["image_embeds"].cpu()
+        feats['image_embeds'] = feats['image_embeds'].cpu()
         batches.append(feats)
-        runner.call_hook(f"after_{stage}_iter", batch_idx=idx, data_batch=data_batch, outputs=[])
+        runner.call_hook(f'after_{stage}_iter', batch_idx=idx, data_batch=data_batch, outputs=[])
     feats = {k: torch.cat([b[k].to(batches[0][k].device) for b in batches]) for k in batches[0]}
     with torch.no_grad(), autocast(enabled=loop.fp16):
         scores = model.retrieval_scores(feats)
     loop.evaluator.process([scores])
     metrics = loop.evaluator.evaluate(1)
-    runner.call_hook(f"after_{stage}_epoch", metrics=metrics)
-    runner.call_hook(f"after_{stage}")
+    runner.call_hook(f'after_{stage}_epoch', metrics=metrics)
+    runner.call_hook(f'after_{stage}')
     return metrics
 
 
@@ -141,7 +141,7 @@ class BlipRetrievalValLoop(ValLoop):
     the model must have ``mode='tensor'`` features and ``retrieval_scores``."""
 
     def run(self) -> dict:
-        return _run_retrieval(self, "val")
+        return _run_retrieval(self, 'val')
 
 
 @LOOPS.register_module()
@@ -149,4 +149,4 @@ class BlipRetrievalTestLoop(TestLoop):
     """Test over a retrieval split; see :class:`BlipRetrievalValLoop`."""
 
     def run(self) -> dict:
-        return _run_retrieval(self, "test")
+        return _run_retrieval(self, 'test')

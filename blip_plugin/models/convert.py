@@ -29,6 +29,7 @@ Target names of the parts the caption model lacks (``text_encoder``, ``vision_pr
 ``itm_head``, ``temp``, the queues; ``ptr_queue`` for the queue pointer) follow the official
 BLIP retrieval model, so later task models can declare them once.
 """
+
 import re
 from typing import Callable, Optional
 
@@ -62,8 +63,10 @@ BERT: list[Rule] = [
     (r'embeddings\.position_embeddings\.weight$', 'embeddings.position.weight'),
     (r'embeddings\.LayerNorm\.' + _WB, r'embeddings.norm.\1'),
     (r'embeddings\.position_ids$', ''),  # a buffer of arange(max_len): checked, then dropped
-] + [(r'encoder\.layer\.(\d+)\.' + re.escape(a) + r'\.' + _WB, r'layers.\1.' + b + r'.\2')
-     for a, b in _BERT_LAYER]
+] + [
+    (r'encoder\.layer\.(\d+)\.' + re.escape(a) + r'\.' + _WB, r'layers.\1.' + b + r'.\2')
+    for a, b in _BERT_LAYER
+]
 LM_HEAD: list[Rule] = [
     (r'predictions\.transform\.dense\.' + _WB, r'dense.\1'),
     (r'predictions\.transform\.LayerNorm\.' + _WB, r'norm.\1'),
@@ -75,8 +78,10 @@ LM_HEAD: list[Rule] = [
 VIT_OFFICIAL: list[Rule] = [
     (r'(cls_token|pos_embed)$', r'\1'),
     (r'patch_embed\.proj\.' + _WB, r'patch_embed.proj.\1'),
-    (r'blocks\.(\d+)\.(norm1|norm2|attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.' + _WB,
-     r'blocks.\1.\2.\3'),
+    (
+        r'blocks\.(\d+)\.(norm1|norm2|attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.' + _WB,
+        r'blocks.\1.\2.\3',
+    ),
     (r'norm\.' + _WB, r'norm.\1'),
 ]
 VIT_HF: list[Rule] = [  # transformers models/blip/modeling_blip.py BlipVisionModel
@@ -111,10 +116,15 @@ _PARTS: dict[str, list[tuple[str, str, list[Rule]]]] = {
         ('text_decoder.cls.', 'text_decoder.lm_head.', LM_HEAD),
         ('text_encoder.', 'text_encoder.', BERT),
         ('text_encoder_m.', 'text_encoder_m.', BERT),
-        ('', '', [(r'(vision_proj|text_proj|itm_head|vision_proj_m|text_proj_m)\.' + _WB,
-                   r'\1.\2'),
-                  (r'(temp|image_queue|text_queue|idx_queue|ptr_queue)$', r'\1'),
-                  (r'queue_ptr$', 'ptr_queue')]),  # pre-training and LAVIS name
+        (
+            '',
+            '',
+            [
+                (r'(vision_proj|text_proj|itm_head|vision_proj_m|text_proj_m)\.' + _WB, r'\1.\2'),
+                (r'(temp|image_queue|text_queue|idx_queue|ptr_queue)$', r'\1'),
+                (r'queue_ptr$', 'ptr_queue'),
+            ],
+        ),  # pre-training and LAVIS name
     ],
     'mmpretrain': [
         ('visual_encoder.', 'vision_encoder.', VIT_MMPRETRAIN),
@@ -136,8 +146,14 @@ _PARTS: dict[str, list[tuple[str, str, list[Rule]]]] = {
         ('vision_neck_m.', 'vision_proj_m.', LINEAR),
         ('text_neck_m.', 'text_proj_m.', LINEAR),
         ('multimodal_head.fc.', 'itm_head.', LINEAR),  # ITMHead(with_pooler=False)
-        ('head.', '', [(r'(temp|image_queue|text_queue|idx_queue)$', r'\1'),  # ITCHead
-                       (r'queue_ptr$', 'ptr_queue')]),
+        (
+            'head.',
+            '',
+            [
+                (r'(temp|image_queue|text_queue|idx_queue)$', r'\1'),  # ITCHead
+                (r'queue_ptr$', 'ptr_queue'),
+            ],
+        ),
         ('', '', [(r'temp$', 'temp')]),
     ],
     'hf': [
@@ -151,32 +167,53 @@ _PARTS: dict[str, list[tuple[str, str, list[Rule]]]] = {
 
 # Keys of released checkpoints this converter knows and deliberately does not map.
 _NOT_SUPPORTED: list[tuple[str, str]] = [
-    (r'.*crossattention\.(self[01]|output\.dense[01]|output\.merge_layer)\.',
-     'NLVR2 twin cross-attention (official nlvr_encoder.py) has no counterpart here yet'),
-    (r'(cls_head|cls_head_m|head)\.\d+\.',
-     'the NLVR2 / LAVIS classification MLP head has no counterpart here yet'),
+    (
+        r'.*crossattention\.(self[01]|output\.dense[01]|output\.merge_layer)\.',
+        'NLVR2 twin cross-attention (official nlvr_encoder.py) has no counterpart here yet',
+    ),
+    (
+        r'(cls_head|cls_head_m|head)\.\d+\.',
+        'the NLVR2 / LAVIS classification MLP head has no counterpart here yet',
+    ),
     (r'.*token_type_embeddings\.', 'BLIP uses no token-type embeddings (add_type_embeddings)'),
     (r'.*pooler\.', 'BLIP uses no BERT pooler (add_pooling_layer=False / with_pooler=False)'),
-    (r'(visual_encoder|vision_backbone)(_m)?\.pre_norm\.',
-     "a pre-norm ViT (CLIP style) is not BLIP's ViT"),
-    (r'(visual_encoder|vision_backbone)(_m)?\.layers\.\d+\.(attn|ffn)\.gamma',
-     "layer scale is not part of BLIP's ViT"),
-    (r'(text_model|visual_projection|text_projection|logit_scale)',
-     "HF BlipModel's bias-free projections and logit_scale differ from BLIP's; use a "
-     'BlipForImageTextRetrieval checkpoint'),
-    (r'grounding_head\.(prefix_ids|target_ids|bbox_prob_mask)$',
-     "mmpretrain's grounding token buffers are rebuilt from the tokenizer, not loaded"),
+    (
+        r'(visual_encoder|vision_backbone)(_m)?\.pre_norm\.',
+        "a pre-norm ViT (CLIP style) is not BLIP's ViT",
+    ),
+    (
+        r'(visual_encoder|vision_backbone)(_m)?\.layers\.\d+\.(attn|ffn)\.gamma',
+        "layer scale is not part of BLIP's ViT",
+    ),
+    (
+        r'(text_model|visual_projection|text_projection|logit_scale)',
+        "HF BlipModel's bias-free projections and logit_scale differ from BLIP's; use a "
+        'BlipForImageTextRetrieval checkpoint',
+    ),
+    (
+        r'grounding_head\.(prefix_ids|target_ids|bbox_prob_mask)$',
+        "mmpretrain's grounding token buffers are rebuilt from the tokenizer, not loaded",
+    ),
 ]
 
 # Which format a state dict is in: the first whose signature any key matches.
 _SIGNATURES = [
-    ('blip_plugin', r'(vision_encoder(_m)?\.|text_decoder\.(transformer|lm_head)\.'
-                    r'|(text|multimodal)_encoder(_m)?\.(layers\.|embeddings\.word\.))'),
+    (
+        'blip_plugin',
+        r'(vision_encoder(_m)?\.|text_decoder\.(transformer|lm_head)\.'
+        r'|(text|multimodal)_encoder(_m)?\.(layers\.|embeddings\.word\.))',
+    ),
     ('hf', r'vision_model\.'),
-    ('mmpretrain', r'((visual_encoder|vision_backbone)(_m)?\.(layers|patch_embed\.projection)\.'
-                   r'|(seq_gen|vqa|grounding)_head\.decoder\.|(text|multimodal)_backbone\.)'),
-    ('official', r'(visual_encoder(_m)?\.(blocks|patch_embed\.proj)\.'
-                 r'|text_(en|de)coder(_m)?\.(bert\.|cls\.|encoder\.layer\.|embeddings\.))'),
+    (
+        'mmpretrain',
+        r'((visual_encoder|vision_backbone)(_m)?\.(layers|patch_embed\.projection)\.'
+        r'|(seq_gen|vqa|grounding)_head\.decoder\.|(text|multimodal)_backbone\.)',
+    ),
+    (
+        'official',
+        r'(visual_encoder(_m)?\.(blocks|patch_embed\.proj)\.'
+        r'|text_(en|de)coder(_m)?\.(bert\.|cls\.|encoder\.layer\.|embeddings\.))',
+    ),
 ]
 
 
@@ -186,8 +223,10 @@ def detect_format(state_dict: dict) -> str:
     for fmt, signature in _SIGNATURES:
         if any(re.match(signature, k) for k in keys):
             return fmt
-    raise ValueError('not a BLIP state dict: none of the known formats '
-                     f'{FORMATS} matches its keys (first keys: {keys[:5]})')
+    raise ValueError(
+        'not a BLIP state dict: none of the known formats '
+        f'{FORMATS} matches its keys (first keys: {keys[:5]})'
+    )
 
 
 def _apply(rules: list[Rule], rest: str) -> Optional[str]:
@@ -202,7 +241,7 @@ def _target(parts: list, key: str) -> Optional[str]:
     """This plugin's name for ``key``; '' for a dropped buffer; None when no rule maps it."""
     for src, dst, rules in parts:
         if key.startswith(src):
-            rest = _apply(rules, key[len(src):])
+            rest = _apply(rules, key[len(src) :])
             if rest is not None:
                 return dst + rest if rest else ''
     return None
@@ -211,23 +250,28 @@ def _target(parts: list, key: str) -> Optional[str]:
 def _check_position_ids(key: str, value: torch.Tensor) -> None:
     n = value.shape[-1]
     if value.numel() != n or not torch.equal(value.reshape(-1).long(), torch.arange(n)):
-        raise ValueError(f'{key!r} is not arange({n}): this checkpoint uses position ids the '
-                         'model cannot reproduce')
+        raise ValueError(
+            f'{key!r} is not arange({n}): this checkpoint uses position ids the '
+            'model cannot reproduce'
+        )
 
 
 def _unmapped_message(fmt: str, unmapped: list) -> str:
     lines = [f'{len(unmapped)} keys of this {fmt} checkpoint have no mapping to this plugin:']
     for key in unmapped[:30]:
-        why = next((reason for pattern, reason in _NOT_SUPPORTED if re.match(pattern, key)),
-                   'no rule matches it')
+        why = next(
+            (reason for pattern, reason in _NOT_SUPPORTED if re.match(pattern, key)),
+            'no rule matches it',
+        )
         lines.append(f'  {key}: {why}')
     if len(unmapped) > 30:
         lines.append(f'  ... and {len(unmapped) - 30} more')
     return '\n'.join(lines)
 
 
-def convert_state_dict(state_dict: dict, fmt: Optional[str] = None,
-                       log: Optional[Callable[[str], None]] = None) -> dict:
+def convert_state_dict(
+    state_dict: dict, fmt: Optional[str] = None, log: Optional[Callable[[str], None]] = None
+) -> dict:
     """Map a BLIP state dict of any supported format to this plugin's names.
 
     Args:
@@ -259,13 +303,17 @@ def convert_state_dict(state_dict: dict, fmt: Optional[str] = None,
             dropped.append(key)
         elif target in out:
             if out[target].shape != value.shape or not torch.equal(out[target], value):
-                raise ValueError(f'{source[target]!r} and {key!r} both map to {target!r} but '
-                                 'hold different values')
+                raise ValueError(
+                    f'{source[target]!r} and {key!r} both map to {target!r} but '
+                    'hold different values'
+                )
         else:
             out[target], source[target] = value, key
     if unmapped:
         raise ValueError(_unmapped_message(fmt, unmapped))
     if log is not None:
-        log(f'converted a {fmt} BLIP checkpoint: {len(state_dict)} tensors -> {len(out)}'
-            + (f' ({len(dropped)} position_ids buffers checked and skipped)' if dropped else ''))
+        log(
+            f'converted a {fmt} BLIP checkpoint: {len(state_dict)} tensors -> {len(out)}'
+            + (f' ({len(dropped)} position_ids buffers checked and skipped)' if dropped else '')
+        )
     return out

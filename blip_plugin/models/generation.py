@@ -10,6 +10,7 @@ Unlike the reference, every image's cross-attention keys/values are computed onc
 its beams or samples (``MEDCache``), the prompt is run once per image, and the self-attention
 cache is reordered in place: one decoder call per step for the whole batch.
 """
+
 from typing import Optional, Union
 
 import torch
@@ -23,8 +24,13 @@ __all__ = ['generate', 'process_scores', 'warp_scores']
 NEG = -1.0e9  # transformers' "impossible" score in beam bookkeeping (not -inf: it is summed)
 
 
-def process_scores(scores: torch.Tensor, ids: torch.Tensor, eos_token_id: int,
-                   min_length: int, repetition_penalty: float) -> torch.Tensor:
+def process_scores(
+    scores: torch.Tensor,
+    ids: torch.Tensor,
+    eos_token_id: int,
+    min_length: int,
+    repetition_penalty: float,
+) -> torch.Tensor:
     """transformers' processors in their order: RepetitionPenaltyLogitsProcessor, then
     MinLengthLogitsProcessor. ``scores``: (R, V) logits or log-probs; ``ids``: (R, L) every
     token so far, prompt included."""
@@ -41,8 +47,13 @@ def process_scores(scores: torch.Tensor, ids: torch.Tensor, eos_token_id: int,
     return scores
 
 
-def warp_scores(scores: torch.Tensor, temperature: float, top_k: Optional[int], top_p: float,
-                min_tokens_to_keep: int = 1) -> torch.Tensor:
+def warp_scores(
+    scores: torch.Tensor,
+    temperature: float,
+    top_k: Optional[int],
+    top_p: float,
+    min_tokens_to_keep: int = 1,
+) -> torch.Tensor:
     """transformers' sampling warpers in their order: temperature, top-k, top-p (nucleus)."""
     if temperature != 1.0:
         scores = scores / temperature
@@ -60,14 +71,27 @@ def warp_scores(scores: torch.Tensor, temperature: float, top_k: Optional[int], 
 
 
 @torch.no_grad()
-def generate(decoder: MEDDecoder, input_ids: torch.Tensor, image_embeds: torch.Tensor, *,
-             eos_token_id: int, pad_token_id: int, strategy: str = 'beam', num_beams: int = 3,
-             max_length: int = 20, min_length: int = 5, top_p: float = 0.9,
-             temperature: float = 1.0, repetition_penalty: float = 1.0,
-             length_penalty: float = 1.0, num_return_sequences: int = 1,
-             image_atts: Optional[torch.Tensor] = None,
-             generator: Optional[torch.Generator] = None, top_k: Optional[int] = 50,
-             early_stopping: Union[bool, str] = False) -> torch.Tensor:
+def generate(
+    decoder: MEDDecoder,
+    input_ids: torch.Tensor,
+    image_embeds: torch.Tensor,
+    *,
+    eos_token_id: int,
+    pad_token_id: int,
+    strategy: str = 'beam',
+    num_beams: int = 3,
+    max_length: int = 20,
+    min_length: int = 5,
+    top_p: float = 0.9,
+    temperature: float = 1.0,
+    repetition_penalty: float = 1.0,
+    length_penalty: float = 1.0,
+    num_return_sequences: int = 1,
+    image_atts: Optional[torch.Tensor] = None,
+    generator: Optional[torch.Generator] = None,
+    top_k: Optional[int] = 50,
+    early_stopping: Union[bool, str] = False,
+) -> torch.Tensor:
     """Continue prompts conditioned on images.
 
     Args:
@@ -102,19 +126,35 @@ def generate(decoder: MEDDecoder, input_ids: torch.Tensor, image_embeds: torch.T
         raise ValueError(f'{B} prompts but {image_embeds.shape[0]} images')
     if max_length <= T0:
         raise ValueError(f'max_length ({max_length}) must exceed the prompt length ({T0})')
-    proc = dict(eos_token_id=eos_token_id, min_length=min_length,
-                repetition_penalty=float(repetition_penalty))
+    proc = dict(
+        eos_token_id=eos_token_id,
+        min_length=min_length,
+        repetition_penalty=float(repetition_penalty),
+    )
     if strategy == 'beam':
         if not 1 <= num_return_sequences <= num_beams:
-            raise ValueError(f'num_return_sequences ({num_return_sequences}) must be in '
-                             f'[1, num_beams={num_beams}]')
+            raise ValueError(
+                f'num_return_sequences ({num_return_sequences}) must be in '
+                f'[1, num_beams={num_beams}]'
+            )
         if early_stopping not in (True, False, 'never'):
-            raise ValueError(f"early_stopping must be True, False or 'never', got "
-                             f'{early_stopping!r}')
+            raise ValueError(
+                f"early_stopping must be True, False or 'never', got {early_stopping!r}"
+            )
         cache, logits = _prefill(decoder, input_ids, image_embeds, image_atts, num_beams)
-        return _beam_search(decoder, cache, logits, input_ids, num_beams, max_length,
-                            float(length_penalty), early_stopping, num_return_sequences,
-                            pad_token_id, proc)
+        return _beam_search(
+            decoder,
+            cache,
+            logits,
+            input_ids,
+            num_beams,
+            max_length,
+            float(length_penalty),
+            early_stopping,
+            num_return_sequences,
+            pad_token_id,
+            proc,
+        )
     if strategy not in ('sample', 'greedy'):
         raise ValueError(f"strategy must be 'beam', 'sample' or 'greedy', got {strategy!r}")
     if strategy == 'greedy' and num_return_sequences != 1:
@@ -122,15 +162,18 @@ def generate(decoder: MEDDecoder, input_ids: torch.Tensor, image_embeds: torch.T
     warp = None
     if strategy == 'sample':
         warp = dict(temperature=float(temperature), top_k=top_k, top_p=float(top_p))
-    cache, logits = _prefill(decoder, input_ids, image_embeds, image_atts,
-                             num_return_sequences)
+    cache, logits = _prefill(decoder, input_ids, image_embeds, image_atts, num_return_sequences)
     ids = input_ids.repeat_interleave(num_return_sequences, dim=0)  # (B*n, T0)
-    return _sample(decoder, cache, logits, ids, max_length, pad_token_id, proc, warp,
-                   generator)
+    return _sample(decoder, cache, logits, ids, max_length, pad_token_id, proc, warp, generator)
 
 
-def _prefill(decoder: MEDDecoder, input_ids: torch.Tensor, image_embeds: torch.Tensor,
-             image_atts: Optional[torch.Tensor], r: int) -> tuple[MEDCache, torch.Tensor]:
+def _prefill(
+    decoder: MEDDecoder,
+    input_ids: torch.Tensor,
+    image_embeds: torch.Tensor,
+    image_atts: Optional[torch.Tensor],
+    r: int,
+) -> tuple[MEDCache, torch.Tensor]:
     """Run the prompt once per image, then give each image r rows (beams or samples) that
     share its cross-attention keys/values. Returns the cache and the (B*r, V) next logits."""
     cache = MEDCache()
@@ -140,9 +183,17 @@ def _prefill(decoder: MEDDecoder, input_ids: torch.Tensor, image_embeds: torch.T
     return cache, logits[:, -1].float().repeat_interleave(r, dim=0)  # (B*r, V)
 
 
-def _sample(decoder: MEDDecoder, cache: MEDCache, logits: torch.Tensor, ids: torch.Tensor,
-            max_length: int, pad_token_id: int, proc: dict, warp: Optional[dict],
-            generator: Optional[torch.Generator]) -> torch.Tensor:
+def _sample(
+    decoder: MEDDecoder,
+    cache: MEDCache,
+    logits: torch.Tensor,
+    ids: torch.Tensor,
+    max_length: int,
+    pad_token_id: int,
+    proc: dict,
+    warp: Optional[dict],
+    generator: Optional[torch.Generator],
+) -> torch.Tensor:
     """transformers' ``_sample``: greedy when ``warp`` is None, else multinomial sampling of
     every row (finished ones too, so the RNG advances as transformers' does)."""
     unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
@@ -161,10 +212,19 @@ def _sample(decoder: MEDDecoder, cache: MEDCache, logits: torch.Tensor, ids: tor
         logits = decoder(nxt[:, None], cache=cache)[:, -1].float()  # (R, V)
 
 
-def _beam_search(decoder: MEDDecoder, cache: MEDCache, logits: torch.Tensor,
-                 input_ids: torch.Tensor, K: int, max_length: int, length_penalty: float,
-                 early_stopping: Union[bool, str], n_return: int, pad_token_id: int,
-                 proc: dict) -> torch.Tensor:
+def _beam_search(
+    decoder: MEDDecoder,
+    cache: MEDCache,
+    logits: torch.Tensor,
+    input_ids: torch.Tensor,
+    K: int,
+    max_length: int,
+    length_penalty: float,
+    early_stopping: Union[bool, str],
+    n_return: int,
+    pad_token_id: int,
+    proc: dict,
+) -> torch.Tensor:
     """transformers 5 ``_beam_search`` (one EOS id), batched over images and beams.
 
     Each step keeps the 2K best (beam, token) candidates by summed log-prob; the best K that
@@ -186,8 +246,9 @@ def _beam_search(decoder: MEDDecoder, cache: MEDCache, logits: torch.Tensor,
     offset = torch.arange(B, device=dev)[:, None] * K  # (B, 1) flat row of beam 0
     cur = T0
     while True:
-        logp = process_scores(F.log_softmax(logits, dim=-1), seqs.view(B * K, S)[:, :cur],
-                              **proc)  # (B*K, V)
+        logp = process_scores(
+            F.log_softmax(logits, dim=-1), seqs.view(B * K, S)[:, :cur], **proc
+        )  # (B*K, V)
         V = logp.shape[-1]
         logp = logp.view(B, K, V) + run_scores[:, :, None]
         cand_scores, cand = torch.topk(logp.view(B, K * V), C)  # (B, C), sorted
@@ -219,8 +280,9 @@ def _beam_search(decoder: MEDDecoder, cache: MEDCache, logits: torch.Tensor,
         fin_len = torch.cat([fin_len, new_len], dim=1).gather(1, best)
 
         cur += 1
-        improvable = improvable & _may_improve(run_scores, fin_scores, fin_done, cur - T0,
-                                               S - T0, length_penalty, early_stopping)
+        improvable = improvable & _may_improve(
+            run_scores, fin_scores, fin_done, cur - T0, S - T0, length_penalty, early_stopping
+        )
         open_beam = not (early_stopping is True and bool(fin_done.all()))
         if not (bool(improvable.any()) and open_beam and not bool(ends.all())):
             break
@@ -229,19 +291,25 @@ def _beam_search(decoder: MEDDecoder, cache: MEDCache, logits: torch.Tensor,
 
     out = fin_seqs[:, :n_return].reshape(B * n_return, S)
     lengths = fin_len[:, :n_return].reshape(-1)  # (B*n,)
-    out = out[:, :T0 + int(lengths.max())]
+    out = out[:, : T0 + int(lengths.max())]
     pos = torch.arange(out.shape[1], device=dev)
     return out.masked_fill(pos[None] >= T0 + lengths[:, None], pad_token_id)
 
 
-def _may_improve(run_scores: torch.Tensor, fin_scores: torch.Tensor, fin_done: torch.Tensor,
-                 gen_len: int, max_gen_len: int, length_penalty: float,
-                 early_stopping: Union[bool, str]) -> torch.Tensor:
+def _may_improve(
+    run_scores: torch.Tensor,
+    fin_scores: torch.Tensor,
+    fin_done: torch.Tensor,
+    gen_len: int,
+    max_gen_len: int,
+    length_penalty: float,
+    early_stopping: Union[bool, str],
+) -> torch.Tensor:
     """transformers' ``_check_early_stop_heuristic``: (B, 1) whether the best running beam,
     scored at its current length (or max_length for 'never' with a positive penalty), beats
     the worst finished hypothesis, or a finished slot is still empty."""
     if early_stopping == 'never' and length_penalty > 0.0:
         gen_len = max_gen_len
-    best_running = run_scores[:, :1] / (gen_len ** length_penalty)  # (B, 1)
+    best_running = run_scores[:, :1] / (gen_len**length_penalty)  # (B, 1)
     worst_done = torch.where(fin_done, fin_scores.min(dim=1, keepdim=True)[0], NEG)  # (B, K)
     return (best_running > worst_done).any(dim=-1, keepdim=True)

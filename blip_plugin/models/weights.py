@@ -3,6 +3,7 @@
 Files are read with ``torch.load(weights_only=True)`` or safetensors: a weight file can never
 run code. Formats are detected from the keys (see :mod:`blip_plugin.models.convert`).
 """
+
 import json
 import os
 from typing import Optional
@@ -16,8 +17,12 @@ from .convert import convert_state_dict, detect_format
 
 __all__ = ['read_state_dict', 'unwrap_state_dict', 'load_blip_weights', 'HF_WEIGHT_FILES']
 
-HF_WEIGHT_FILES = ('model.safetensors', 'pytorch_model.bin', 'model.safetensors.index.json',
-                   'pytorch_model.bin.index.json')
+HF_WEIGHT_FILES = (
+    'model.safetensors',
+    'pytorch_model.bin',
+    'model.safetensors.index.json',
+    'pytorch_model.bin.index.json',
+)
 
 
 def _torch_load(path: str, trust_pickle: bool = False) -> object:
@@ -30,12 +35,14 @@ def _torch_load(path: str, trust_pickle: bool = False) -> object:
             f'{path}: cannot be read as weights only ({type(e).__name__}: {e}). Weight files are '
             'never unpickled with arbitrary objects. If this file comes from a source you trust, '
             'convert it once with `python tools/model_converters/blip_to_plugin.py '
-            f'{path} OUT.pth --trust-pickle` and load OUT.pth.') from e
+            f'{path} OUT.pth --trust-pickle` and load OUT.pth.'
+        ) from e
 
 
 def _read_file(path: str, trust_pickle: bool = False) -> object:
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
+
         return load_file(path)
     if path.endswith('.index.json'):  # sharded HF checkpoint
         with open(path) as f:
@@ -62,11 +69,13 @@ def unwrap_state_dict(obj: object, name: str = 'the checkpoint') -> dict:
     if not isinstance(obj, dict):
         raise ValueError(f'{name} holds a {type(obj).__name__}, not a state dict')
     if obj and all(k.startswith('module.') for k in obj):  # saved from a DDP wrapper
-        obj = {k[len('module.'):]: v for k, v in obj.items()}
+        obj = {k[len('module.') :]: v for k, v in obj.items()}
     bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     if bad:
-        raise ValueError(f'{name} holds no state dict of tensors: {len(bad)} entries are not '
-                         f'tensors, e.g. {bad[:5]}')
+        raise ValueError(
+            f'{name} holds no state dict of tensors: {len(bad)} entries are not '
+            f'tensors, e.g. {bad[:5]}'
+        )
     return obj
 
 
@@ -109,12 +118,18 @@ def _check_tied(sd: dict, groups: list, name: str) -> None:
                     f'{name}: {k!r} and {given[0]!r} are one tied parameter in this model, but '
                     'the checkpoint holds different values for them. An untied LM head needs '
                     'a model built with tie_word_embeddings=False; encoder and decoder weights '
-                    'that differ need a model that does not share them.')
+                    'that differ need a model that does not share them.'
+                )
 
 
-def load_blip_weights(model: nn.Module, checkpoint: 'str | dict', fmt: Optional[str] = None,
-                      strict: bool = True, name: Optional[str] = None,
-                      logger: Optional[MMLogger] = None) -> dict:
+def load_blip_weights(
+    model: nn.Module,
+    checkpoint: 'str | dict',
+    fmt: Optional[str] = None,
+    strict: bool = True,
+    name: Optional[str] = None,
+    logger: Optional[MMLogger] = None,
+) -> dict:
     """Load BLIP weights of any supported format into ``model``.
 
     Keys the model does not have are an error, unless their top-level part is one this task
@@ -147,8 +162,11 @@ def load_blip_weights(model: nn.Module, checkpoint: 'str | dict', fmt: Optional[
     logger = logger or MMLogger.get_current_instance()
     if name is None:
         name = checkpoint if isinstance(checkpoint, str) else 'the given state dict'
-    sd = (read_state_dict(checkpoint) if isinstance(checkpoint, str)
-          else unwrap_state_dict(checkpoint, name))
+    sd = (
+        read_state_dict(checkpoint)
+        if isinstance(checkpoint, str)
+        else unwrap_state_dict(checkpoint, name)
+    )
     own = model.state_dict()
     if fmt is None:
         # a checkpoint already in the model's own names (this plugin's, or any model's)
@@ -165,23 +183,27 @@ def load_blip_weights(model: nn.Module, checkpoint: 'str | dict', fmt: Optional[
     except RuntimeError as e:  # size mismatches (a position embedding is resized, not here)
         raise ValueError(f'{name} does not fit {type(model).__name__}: {e}') from e
     twin_of = {k: keys for keys in groups for k in keys}
-    missing = [k for k in result.missing_keys
-               if not any(t in sd for t in twin_of.get(k, []) if t != k)]
+    missing = [
+        k for k in result.missing_keys if not any(t in sd for t in twin_of.get(k, []) if t != k)
+    ]
     unexpected = list(result.unexpected_keys)
     if unused:
         parts = sorted({k.split('.')[0] for k in unused})
-        logger.warning(f'{name}: {len(unused)} tensors of parts this model does not use were '
-                       f'skipped: {parts}')
+        logger.warning(
+            f'{name}: {len(unused)} tensors of parts this model does not use were skipped: {parts}'
+        )
     if strict and (missing or unexpected):
         raise ValueError(
             f'{name} ({fmt} format) does not fit {type(model).__name__}: '
             f'{len(missing)} missing keys {_few(missing)}; '
-            f'{len(unexpected)} unexpected keys {_few(unexpected)}')
+            f'{len(unexpected)} unexpected keys {_few(unexpected)}'
+        )
     if missing or unexpected:
-        logger.warning(f'{name}: {len(missing)} missing keys {_few(missing)}; '
-                       f'{len(unexpected)} unexpected keys {_few(unexpected)}')
-    logger.info(f'loaded {len(sd)} tensors from {name} ({fmt} format) into '
-                f'{type(model).__name__}')
+        logger.warning(
+            f'{name}: {len(missing)} missing keys {_few(missing)}; '
+            f'{len(unexpected)} unexpected keys {_few(unexpected)}'
+        )
+    logger.info(f'loaded {len(sd)} tensors from {name} ({fmt} format) into {type(model).__name__}')
     return dict(format=fmt, missing=missing, unexpected=unexpected, unused=unused)
 
 

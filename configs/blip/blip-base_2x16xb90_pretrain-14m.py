@@ -13,8 +13,13 @@ img_size = 224
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     # official transform_train for pre-training: RandomResizedCrop scale (0.2, 1.0)
-    dict(type='RandomResizedCrop', scale=img_size, crop_ratio_range=(0.2, 1.0),
-         interpolation='bicubic', backend='pillow'),
+    dict(
+        type='RandomResizedCrop',
+        scale=img_size,
+        crop_ratio_range=(0.2, 1.0),
+        interpolation='bicubic',
+        backend='pillow',
+    ),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs', algorithm_keys=['gt_caption']),
 ]
@@ -28,11 +33,17 @@ train_dataloader = dict(
     dataset=dict(
         type='WebPairs',
         data_root=data_root,
-        ann_file=['coco_karpathy_train.json', 'vg_caption.json', 'cc3m.json', 'cc12m.json',
-                  'sbu.json'],
+        ann_file=[
+            'coco_karpathy_train.json',
+            'vg_caption.json',
+            'cc3m.json',
+            'cc12m.json',
+            'sbu.json',
+        ],
         data_prefix=dict(img_path=''),
         max_words=30,
-        pipeline=train_pipeline),
+        pipeline=train_pipeline,
+    ),
 )
 
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=3e-4, weight_decay=0.05))

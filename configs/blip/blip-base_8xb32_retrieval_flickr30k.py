@@ -7,9 +7,24 @@ _base_ = ['./blip-base_8xb32_retrieval.py']
 
 data_root = 'data/flickr30k'
 model = dict(k_test=128, negative_all_rank=False)
-train_dataloader = dict(dataset=dict(type='Flickr30kRetrievalKarpathy', data_root=data_root,
-                                     ann_file='annotations/flickr30k_train.json'))
-val_dataloader = dict(dataset=dict(type='Flickr30kRetrievalKarpathy', data_root=data_root,
-                                   ann_file='annotations/flickr30k_val.json'))
-test_dataloader = dict(dataset=dict(type='Flickr30kRetrievalKarpathy', data_root=data_root,
-                                    ann_file='annotations/flickr30k_test.json'))
+train_dataloader = dict(
+    dataset=dict(
+        type='Flickr30kRetrievalKarpathy',
+        data_root=data_root,
+        ann_file='annotations/flickr30k_train.json',
+    )
+)
+val_dataloader = dict(
+    dataset=dict(
+        type='Flickr30kRetrievalKarpathy',
+        data_root=data_root,
+        ann_file='annotations/flickr30k_val.json',
+    )
+)
+test_dataloader = dict(
+    dataset=dict(
+        type='Flickr30kRetrievalKarpathy',
+        data_root=data_root,
+        ann_file='annotations/flickr30k_test.json',
+    )
+)

@@ -7,11 +7,18 @@ _base_ = [
 ]
 
 # Dimensions of the toy BLIP, shared by every shapes-world toy config.
-tiny_vit = dict(type='BlipViT', arch=dict(embed_dim=64, depth=2, num_heads=4), img_size=32,
-                patch_size=4)
-tiny_med = dict(vocab_size=None,  # from the tokenizer
-                hidden_size=64, num_layers=2, num_heads=4, intermediate_size=256,
-                max_position_embeddings=64, dropout=0.0)
+tiny_vit = dict(
+    type='BlipViT', arch=dict(embed_dim=64, depth=2, num_heads=4), img_size=32, patch_size=4
+)
+tiny_med = dict(
+    vocab_size=None,  # from the tokenizer
+    hidden_size=64,
+    num_layers=2,
+    num_heads=4,
+    intermediate_size=256,
+    max_position_embeddings=64,
+    dropout=0.0,
+)
 
 model = dict(
     type='BlipCaption',
@@ -24,8 +31,9 @@ model = dict(
     data_preprocessor={{_base_.blip_data_preprocessor}},
 )
 
-optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
-                     clip_grad=dict(max_norm=5.0))
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05), clip_grad=dict(max_norm=5.0)
+)
 max_epochs = 8
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),

@@ -1,4 +1,5 @@
 """inference_model for VQA: one question for all images, or one per image."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,8 +7,27 @@ import torch
 from blip_plugin import inference_model
 from blip_plugin.models import BlipVQA
 
-WORDS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'what', 'colour', 'is', 'the', 'shape',
-         'how', 'many', 'red', 'blue', 'one', 'two', 'yes', 'no', '?']
+WORDS = [
+    '[PAD]',
+    '[UNK]',
+    '[CLS]',
+    '[SEP]',
+    '[MASK]',
+    'what',
+    'colour',
+    'is',
+    'the',
+    'shape',
+    'how',
+    'many',
+    'red',
+    'blue',
+    'one',
+    'two',
+    'yes',
+    'no',
+    '?',
+]
 ANSWERS = ['red', 'blue', 'one', 'two', 'yes', 'no']
 
 
@@ -16,12 +36,24 @@ def model(tmp_path_factory) -> BlipVQA:
     vocab = tmp_path_factory.mktemp('vqa_api_vocab')
     (vocab / 'vocab.txt').write_text('\n'.join(WORDS) + '\n')
     torch.manual_seed(0)
-    med = dict(vocab_size=None, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64,
-               max_position_embeddings=64, dropout=0.0)
-    m = BlipVQA(vision_encoder=dict(type='BlipViT', arch=dict(embed_dim=32, depth=2, num_heads=2),
-                                    img_size=32, patch_size=8),
-                med_config=med, tokenizer=dict(name_or_path=str(vocab)), answer_list=ANSWERS,
-                data_preprocessor=dict(type='ImgDataPreprocessor', bgr_to_rgb=True))
+    med = dict(
+        vocab_size=None,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        dropout=0.0,
+    )
+    m = BlipVQA(
+        vision_encoder=dict(
+            type='BlipViT', arch=dict(embed_dim=32, depth=2, num_heads=2), img_size=32, patch_size=8
+        ),
+        med_config=med,
+        tokenizer=dict(name_or_path=str(vocab)),
+        answer_list=ANSWERS,
+        data_preprocessor=dict(type='ImgDataPreprocessor', bgr_to_rgb=True),
+    )
     return m.eval()
 
 

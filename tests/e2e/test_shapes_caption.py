@@ -3,6 +3,7 @@
 The default run trains a small world for a few epochs and asserts CIDEr far above what the
 untrained model scores; the full run (the README's numbers, CIDEr >= 1.0) is marked slow.
 """
+
 import os
 import os.path as osp
 
@@ -21,8 +22,10 @@ def toy_cfg(root: str, work_dir: str, epochs: int) -> Config:
     cfg = Config.fromfile(TOY)
     cfg.work_dir = work_dir
     cfg.model.tokenizer.name_or_path = osp.join(root, 'tokenizer')
-    for split, loader, evaluator in (('val', 'val_dataloader', 'val_evaluator'),
-                                     ('test', 'test_dataloader', 'test_evaluator')):
+    for split, loader, evaluator in (
+        ('val', 'val_dataloader', 'val_evaluator'),
+        ('test', 'test_dataloader', 'test_evaluator'),
+    ):
         cfg[loader].dataset.data_root = root
         cfg[loader].num_workers = 0
         cfg[loader].persistent_workers = False

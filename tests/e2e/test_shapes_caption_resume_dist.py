@@ -1,5 +1,6 @@
 """The toy captioner through the real tools: resume after an interruption ends with the same
 weights as an uninterrupted run, and a 2-process CPU (gloo) run trains and evaluates."""
+
 import os
 import os.path as osp
 import subprocess
@@ -56,9 +57,19 @@ def test_two_process_gloo_run(tmp_path) -> None:
     cfg_path = str(tmp_path / 'toy_dist.py')
     cfg.dump(cfg_path)
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2',
-           '--master_port', '29533', osp.join(REPO, 'tools/train.py'), cfg_path,
-           '--launcher', 'pytorch']
+    cmd = [
+        sys.executable,
+        '-m',
+        'torch.distributed.run',
+        '--nproc_per_node',
+        '2',
+        '--master_port',
+        '29533',
+        osp.join(REPO, 'tools/train.py'),
+        cfg_path,
+        '--launcher',
+        'pytorch',
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     log = out.stdout + out.stderr

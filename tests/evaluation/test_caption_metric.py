@@ -31,11 +31,11 @@ from blip_plugin.registry import METRICS
 # Image 3 has references but no prediction: it must not enter the scores (its n-grams would
 # change CIDEr's document frequencies and corpus size).
 GT = {
-    1: ["A dog runs on the grass.", "a brown dog is running"],
-    2: ["A cat sleeps."],
-    3: ["a dog runs on the beach"],
+    1: ['A dog runs on the grass.', 'a brown dog is running'],
+    2: ['A cat sleeps.'],
+    3: ['a dog runs on the beach'],
 }
-PRED = {1: "A dog runs on green grass.", 2: "a cat"}
+PRED = {1: 'A dog runs on green grass.', 2: 'a cat'}
 # After the PTB tokenizer (lower case, punctuation dropped):
 #   1: hyp "a dog runs on green grass" (6 words)
 #      refs "a dog runs on the grass" (6), "a brown dog is running" (5)
@@ -93,13 +93,13 @@ def meteor_formula(precision: float, recall: float, chunks: int, matches: float)
 
 
 def write_gt(path, gt: dict) -> str:
-    images = [{"id": image_id} for image_id in gt]
+    images = [{'id': image_id} for image_id in gt]
     anns = [
-        {"image_id": image_id, "caption": cap, "id": 10 * image_id + k}
+        {'image_id': image_id, 'caption': cap, 'id': 10 * image_id + k}
         for image_id, caps in gt.items()
         for k, cap in enumerate(caps)
     ]
-    path.write_text(json.dumps({"images": images, "annotations": anns}))
+    path.write_text(json.dumps({'images': images, 'annotations': anns}))
     return str(path)
 
 
@@ -114,7 +114,7 @@ class ListHandler(logging.Handler):
 
 @pytest.fixture
 def warnings_seen():
-    logger = MMLogger.get_instance("test_caption_metric", log_level="WARNING")
+    logger = MMLogger.get_instance('test_caption_metric', log_level='WARNING')
     handler = ListHandler()
     logger.addHandler(handler)
     yield handler.messages
@@ -129,10 +129,10 @@ class MeteorInputs:
         self.meteor = meteor
         self.calls: list[tuple[list, list]] = []
 
-    def __call__(self) -> "MeteorInputs":
+    def __call__(self) -> 'MeteorInputs':
         return self
 
-    def __enter__(self) -> "MeteorInputs":
+    def __enter__(self) -> 'MeteorInputs':
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -145,30 +145,30 @@ class MeteorInputs:
         return -1.0, [-1.0] * len(gts)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def meteor_process():
     """One METEOR JVM for the module: its start (loading the paraphrase table) is the cost."""
     with MeteorProcess() as meteor:
         yield meteor
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope='module')
 def ann_file_run(tmp_path_factory, meteor_process) -> dict:
     """One metric run through ann_file, predictions keyed by zero-padded string ids."""
-    tmp = tmp_path_factory.mktemp("caption")
-    ann_file = write_gt(tmp / "gt.json", GT)
-    output_file = str(tmp / "out" / "pred.json")
+    tmp = tmp_path_factory.mktemp('caption')
+    ann_file = write_gt(tmp / 'gt.json', GT)
+    output_file = str(tmp / 'out' / 'pred.json')
     metric = METRICS.build(
-        dict(type="COCOCaptionMetric", ann_file=ann_file, output_file=output_file)
+        dict(type='COCOCaptionMetric', ann_file=ann_file, output_file=output_file)
     )
-    logger = MMLogger.get_instance("test_caption_metric_run", log_level="WARNING")
+    logger = MMLogger.get_instance('test_caption_metric_run', log_level='WARNING')
     handler = ListHandler()
     logger.addHandler(handler)
     meteor = MeteorInputs(meteor_process)
-    samples = [dict(image_id=f"{i:012d}", pred_caption=cap) for i, cap in PRED.items()]
+    samples = [dict(image_id=f'{i:012d}', pred_caption=cap) for i, cap in PRED.items()]
     with (
-        mock.patch.object(caption_module, "spice_models_available", return_value=False),
-        mock.patch.object(caption_module, "MeteorProcess", meteor),
+        mock.patch.object(caption_module, 'spice_models_available', return_value=False),
+        mock.patch.object(caption_module, 'MeteorProcess', meteor),
     ):
         metric.process({}, samples)
         scores = metric.evaluate(size=len(samples))
@@ -183,25 +183,25 @@ def ann_file_run(tmp_path_factory, meteor_process) -> dict:
 
 
 def test_bleu_by_hand(ann_file_run):
-    scores = ann_file_run["scores"]
-    got = [scores[f"coco-caption/Bleu_{n}"] for n in range(1, 5)]
+    scores = ann_file_run['scores']
+    got = [scores[f'coco-caption/Bleu_{n}'] for n in range(1, 5)]
     assert got == pytest.approx(expected_bleu(), rel=1e-6)
     assert got[0] == pytest.approx(7 / 8 * math.exp(-1 / 8), rel=1e-6)
 
 
 def test_rouge_l_and_cider_by_hand(ann_file_run):
-    scores = ann_file_run["scores"]
-    assert scores["coco-caption/ROUGE_L"] == pytest.approx(expected_rouge_l(), rel=1e-9)
-    assert scores["coco-caption/CIDEr"] == pytest.approx(expected_cider_d(), rel=1e-9)
+    scores = ann_file_run['scores']
+    assert scores['coco-caption/ROUGE_L'] == pytest.approx(expected_rouge_l(), rel=1e-9)
+    assert scores['coco-caption/CIDEr'] == pytest.approx(expected_cider_d(), rel=1e-9)
 
 
 def test_result_keys_and_spice_skipped_with_one_warning(ann_file_run):
-    keys = ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr"]
-    assert list(ann_file_run["scores"]) == [f"coco-caption/{k}" for k in keys]
-    assert all(type(v) is float for v in ann_file_run["scores"].values())
-    spice_warnings = [m for m in ann_file_run["warnings"] if "SPICE" in m]
+    keys = ['Bleu_1', 'Bleu_2', 'Bleu_3', 'Bleu_4', 'METEOR', 'ROUGE_L', 'CIDEr']
+    assert list(ann_file_run['scores']) == [f'coco-caption/{k}' for k in keys]
+    assert all(type(v) is float for v in ann_file_run['scores'].values())
+    spice_warnings = [m for m in ann_file_run['warnings'] if 'SPICE' in m]
     assert len(spice_warnings) == 1
-    assert "get_stanford_models" in spice_warnings[0]
+    assert 'get_stanford_models' in spice_warnings[0]
 
 
 def test_equals_cocoevalcap(ann_file_run):
@@ -209,8 +209,8 @@ def test_equals_cocoevalcap(ann_file_run):
     import pycocoevalcap.eval as cocoeval
     from pycocotools.coco import COCO
 
-    with open(ann_file_run["output_file"]) as f:
-        assert json.load(f) == [{"image_id": i, "caption": c} for i, c in PRED.items()]
+    with open(ann_file_run['output_file']) as f:
+        assert json.load(f) == [{'image_id': i, 'caption': c} for i, c in PRED.items()]
 
     class Stub:
         def __init__(self, name: str) -> None:
@@ -222,26 +222,26 @@ def test_equals_cocoevalcap(ann_file_run):
         def method(self) -> str:
             return self.name
 
-    coco = COCO(ann_file_run["ann_file"])
-    coco_res = coco.loadRes(ann_file_run["output_file"])
+    coco = COCO(ann_file_run['ann_file'])
+    coco_res = coco.loadRes(ann_file_run['output_file'])
     with (
-        mock.patch.object(cocoeval, "Meteor", lambda: Stub("METEOR")),
-        mock.patch.object(cocoeval, "Spice", lambda: Stub("SPICE")),
+        mock.patch.object(cocoeval, 'Meteor', lambda: Stub('METEOR')),
+        mock.patch.object(cocoeval, 'Spice', lambda: Stub('SPICE')),
     ):
         coco_eval = cocoeval.COCOEvalCap(coco, coco_res)
-        coco_eval.params["image_id"] = coco_res.getImgIds()
+        coco_eval.params['image_id'] = coco_res.getImgIds()
         coco_eval.evaluate()
-    for key in ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "ROUGE_L", "CIDEr"]:
-        assert ann_file_run["scores"][f"coco-caption/{key}"] == coco_eval.eval[key], key
+    for key in ['Bleu_1', 'Bleu_2', 'Bleu_3', 'Bleu_4', 'ROUGE_L', 'CIDEr']:
+        assert ann_file_run['scores'][f'coco-caption/{key}'] == coco_eval.eval[key], key
 
 
 def test_gt_caption_path_with_padding_duplicates_matches_ann_file(ann_file_run):
     samples = []
     for image_id in [1, 2, 1, 2, 1]:  # a distributed sampler pads with repeated samples
         sample = DataSample()
-        sample.set_field(image_id, "image_id", field_type="metainfo")
-        sample.set_field(PRED[image_id], "pred_caption")
-        sample.set_field(GT[image_id] if image_id == 1 else GT[image_id][0], "gt_caption")
+        sample.set_field(image_id, 'image_id', field_type='metainfo')
+        sample.set_field(PRED[image_id], 'pred_caption')
+        sample.set_field(GT[image_id] if image_id == 1 else GT[image_id][0], 'gt_caption')
         samples.append(sample)
     metric = COCOCaptionMetric(spice=False)
     metric.process({}, samples[:3])
@@ -255,13 +255,13 @@ def test_gt_caption_path_with_padding_duplicates_matches_ann_file(ann_file_run):
     # METEOR is the one JVM-costly scorer: here it only records its inputs, which must be
     # exactly those the ann_file run scored (same images, order, tokenized captions).
     meteor = MeteorInputs(None)
-    with mock.patch.object(caption_module, "MeteorProcess", meteor):
+    with mock.patch.object(caption_module, 'MeteorProcess', meteor):
         scores = metric.evaluate(size=len(samples))
-    assert meteor.calls == ann_file_run["meteor_calls"]
+    assert meteor.calls == ann_file_run['meteor_calls']
     assert len(meteor.calls) == 1 and [k for k, _ in meteor.calls[0][0]] == [1, 2]
-    assert scores.pop("coco-caption/METEOR") == -1.0
-    expected = dict(ann_file_run["scores"])
-    expected.pop("coco-caption/METEOR")
+    assert scores.pop('coco-caption/METEOR') == -1.0
+    expected = dict(ann_file_run['scores'])
+    expected.pop('coco-caption/METEOR')
     assert scores == expected
 
 
@@ -269,13 +269,13 @@ def test_meteor_against_formula_and_cleanup(ann_file_run, meteor_process):
     """Runs after the metric run (it asks for it): the shared process is killed here."""
     meteor = meteor_process
     perfect, _ = meteor.compute_score(
-        {1: ["a dog runs on the grass"]}, {1: ["a dog runs on the grass"]}
+        {1: ['a dog runs on the grass']}, {1: ['a dog runs on the grass']}
     )
     # Exact matches only: P = 2/2, R = 2/3, one chunk of 2 matches.
-    partial, _ = meteor.compute_score({1: ["zebra giraffe elephant"]}, {1: ["zebra giraffe"]})
+    partial, _ = meteor.compute_score({1: ['zebra giraffe elephant']}, {1: ['zebra giraffe']})
     # All 3 words match in 2 chunks ("elephant" | "zebra giraffe").
     reordered, _ = meteor.compute_score(
-        {1: ["zebra giraffe elephant"]}, {1: ["elephant zebra giraffe"]}
+        {1: ['zebra giraffe elephant']}, {1: ['elephant zebra giraffe']}
     )
     # METEOR 1.5 drops the fragmentation penalty for an identical single chunk.
     assert perfect == pytest.approx(1.0, abs=1e-12)
@@ -285,71 +285,71 @@ def test_meteor_against_formula_and_cleanup(ann_file_run, meteor_process):
     # A dead child is an error naming METEOR, not a hang; close() still reaps everything.
     meteor._proc.kill()
     meteor._proc.wait()
-    with pytest.raises(RuntimeError, match="METEOR"):
-        meteor.compute_score({1: ["a dog"]}, {1: ["a dog"]})
+    with pytest.raises(RuntimeError, match='METEOR'):
+        meteor.compute_score({1: ['a dog']}, {1: ['a dog']})
     meteor.close()
     assert meteor._proc.poll() is not None and meteor._proc.stdout.closed
 
 
 def test_missing_image_id_is_named(tmp_path):
-    metric = COCOCaptionMetric(ann_file=write_gt(tmp_path / "gt.json", GT), spice=False)
+    metric = COCOCaptionMetric(ann_file=write_gt(tmp_path / 'gt.json', GT), spice=False)
     metric.process(
-        {}, [dict(image_id=1, pred_caption="a dog"), dict(image_id=777, pred_caption="a cat")]
+        {}, [dict(image_id=1, pred_caption='a dog'), dict(image_id=777, pred_caption='a cat')]
     )
-    with pytest.raises(ValueError, match=r"\[777\]"):
+    with pytest.raises(ValueError, match=r'\[777\]'):
         metric.compute_metrics(metric.results)
 
 
 def test_missing_gt_caption_without_ann_file():
     metric = COCOCaptionMetric(spice=False)
-    metric.process({}, [dict(image_id=5, pred_caption="a dog")])
-    with pytest.raises(ValueError, match="5.*gt_caption"):
+    metric.process({}, [dict(image_id=5, pred_caption='a dog')])
+    with pytest.raises(ValueError, match='5.*gt_caption'):
         metric.compute_metrics(metric.results)
 
 
 def test_java_missing_gives_one_clear_error(tmp_path):
-    metric = COCOCaptionMetric(ann_file=write_gt(tmp_path / "gt.json", GT), spice=False)
-    metric.process({}, [dict(image_id=1, pred_caption="a dog")])
-    with mock.patch.object(coco_caption_scorer.shutil, "which", return_value=None):
-        with pytest.raises(JavaNotFoundError, match="needs Java"):
+    metric = COCOCaptionMetric(ann_file=write_gt(tmp_path / 'gt.json', GT), spice=False)
+    metric.process({}, [dict(image_id=1, pred_caption='a dog')])
+    with mock.patch.object(coco_caption_scorer.shutil, 'which', return_value=None):
+        with pytest.raises(JavaNotFoundError, match='needs Java'):
             metric.compute_metrics(metric.results)
 
 
 def test_spice_true_without_models_fails_clearly():
-    with mock.patch.object(caption_module, "spice_models_available", return_value=False):
-        with pytest.raises(RuntimeError, match="get_stanford_models"):
+    with mock.patch.object(caption_module, 'spice_models_available', return_value=False):
+        with pytest.raises(RuntimeError, match='get_stanford_models'):
             COCOCaptionMetric(spice=True)
 
 
 def test_spice_warning_once_per_metric(warnings_seen):
     metric = COCOCaptionMetric()
     logger = MMLogger.get_current_instance()
-    with mock.patch.object(caption_module, "spice_models_available", return_value=False):
+    with mock.patch.object(caption_module, 'spice_models_available', return_value=False):
         assert [metric._use_spice(logger) for _ in range(3)] == [False, False, False]
-    assert len([m for m in warnings_seen if "SPICE skipped" in m]) == 1
+    assert len([m for m in warnings_seen if 'SPICE skipped' in m]) == 1
 
 
 def test_format_only_writes_official_result_format(tmp_path):
-    out = tmp_path / "res.json"
+    out = tmp_path / 'res.json'
     metric = COCOCaptionMetric(output_file=str(out), format_only=True)
     metric.process(
         {},
         [
-            dict(image_id="000000000042", pred_caption="a dog"),
-            dict(image_id=7, pred_caption="a cat"),
-            dict(image_id=42, pred_caption="a dog again"),
+            dict(image_id='000000000042', pred_caption='a dog'),
+            dict(image_id=7, pred_caption='a cat'),
+            dict(image_id=42, pred_caption='a dog again'),
         ],
     )
     assert metric.compute_metrics(metric.results) == {}
     assert json.loads(out.read_text()) == [
-        {"image_id": 42, "caption": "a dog"},
-        {"image_id": 7, "caption": "a cat"},
+        {'image_id': 42, 'caption': 'a dog'},
+        {'image_id': 7, 'caption': 'a cat'},
     ]
 
 
 @pytest.mark.parametrize(
-    "raw, expected",
-    [("000000391895", 391895), (np.int64(7), 7), ("coco_val_1", "coco_val_1"), (3, 3)],
+    'raw, expected',
+    [('000000391895', 391895), (np.int64(7), 7), ('coco_val_1', 'coco_val_1'), (3, 3)],
 )
 def test_normalize_image_id(raw, expected):
     got = normalize_image_id(raw)

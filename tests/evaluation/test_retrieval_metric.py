@@ -26,15 +26,15 @@ def official_itm_eval(scores_i2t, scores_t2i, txt2img, img2txt) -> dict:
     ir1, ir5, ir10 = (100.0 * len(np.where(ranks < k)[0]) / len(ranks) for k in (1, 5, 10))
     tr_mean, ir_mean = (tr1 + tr5 + tr10) / 3, (ir1 + ir5 + ir10) / 3
     return {
-        "txt_r1": tr1,
-        "txt_r5": tr5,
-        "txt_r10": tr10,
-        "txt_r_mean": tr_mean,
-        "img_r1": ir1,
-        "img_r5": ir5,
-        "img_r10": ir10,
-        "img_r_mean": ir_mean,
-        "r_mean": (tr_mean + ir_mean) / 2,
+        'txt_r1': tr1,
+        'txt_r5': tr5,
+        'txt_r10': tr10,
+        'txt_r_mean': tr_mean,
+        'img_r1': ir1,
+        'img_r5': ir5,
+        'img_r10': ir10,
+        'img_r_mean': ir_mean,
+        'r_mean': (tr_mean + ir_mean) / 2,
     }
 
 
@@ -63,11 +63,11 @@ def test_hand_computed():
     i2t_rank, t2i_rank = retrieval_ranks(i2t, t2i, txt2img)
     assert i2t_rank.tolist() == [0, 2] and t2i_rank.tolist() == [1, 0, 0]
     m = evaluate(i2t, t2i, txt2img)
-    assert m["txt_r1"] == 50.0 and m["txt_r5"] == 100.0 and m["txt_r10"] == 100.0
-    assert m["img_r1"] == pytest.approx(200 / 3) and m["img_r5"] == 100.0
-    assert m["txt_r_mean"] == pytest.approx(250 / 3)
-    assert m["img_r_mean"] == pytest.approx((200 / 3 + 200) / 3)
-    assert m["r_mean"] == pytest.approx((m["txt_r_mean"] + m["img_r_mean"]) / 2)
+    assert m['txt_r1'] == 50.0 and m['txt_r5'] == 100.0 and m['txt_r10'] == 100.0
+    assert m['img_r1'] == pytest.approx(200 / 3) and m['img_r5'] == 100.0
+    assert m['txt_r_mean'] == pytest.approx(250 / 3)
+    assert m['img_r_mean'] == pytest.approx((200 / 3 + 200) / 3)
+    assert m['r_mean'] == pytest.approx((m['txt_r_mean'] + m['img_r_mean']) / 2)
 
 
 def test_matches_official_itm_eval():
@@ -80,10 +80,10 @@ def test_matches_official_itm_eval():
     i2t, t2i = base, (base + 0.3 * rng.normal(size=base.shape)).T.astype(np.float32)
     ours = evaluate(torch.from_numpy(i2t), torch.from_numpy(t2i.copy()), txt2img)
     ref = official_itm_eval(i2t, t2i, txt2img, img2txt)
-    assert 0 < ref["txt_r1"] < 100 and 0 < ref["img_r1"] < 100
+    assert 0 < ref['txt_r1'] < 100 and 0 < ref['img_r1'] < 100
     assert ours == pytest.approx(ref)
 
 
 def test_bad_shapes():
-    with pytest.raises(ValueError, match="shapes"):
+    with pytest.raises(ValueError, match='shapes'):
         retrieval_ranks(torch.zeros(2, 3), torch.zeros(2, 3), [0, 0, 1])

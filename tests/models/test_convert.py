@@ -5,6 +5,7 @@ timm's names) and transformers' BlipTextLMHeadModel (a port of official models/m
 same names); the mmpretrain layout is written here as literal renames from mmpretrain 1.2's
 source (backbones/vision_transformer.py, multimodal/blip/*.py, heads/itc_head.py, itm_head.py).
 """
+
 import re
 from functools import partial
 
@@ -20,11 +21,28 @@ from blip_plugin.models.convert import convert_state_dict, detect_format
 from blip_plugin.models.weights import load_blip_weights
 
 DIM, DEPTH, HEADS, IMG, PATCH, VOCAB, MAXLEN = 32, 2, 4, 32, 8, 40, 64
-HF_TEXT = dict(vocab_size=VOCAB, hidden_size=DIM, encoder_hidden_size=DIM, intermediate_size=64,
-               num_hidden_layers=DEPTH, num_attention_heads=HEADS, max_position_embeddings=MAXLEN,
-               bos_token_id=1, sep_token_id=3, eos_token_id=3)
-MED = dict(vocab_size=VOCAB, hidden_size=DIM, num_layers=DEPTH, num_heads=HEADS,
-           intermediate_size=64, max_position_embeddings=MAXLEN, encoder_width=DIM, dropout=0.0)
+HF_TEXT = dict(
+    vocab_size=VOCAB,
+    hidden_size=DIM,
+    encoder_hidden_size=DIM,
+    intermediate_size=64,
+    num_hidden_layers=DEPTH,
+    num_attention_heads=HEADS,
+    max_position_embeddings=MAXLEN,
+    bos_token_id=1,
+    sep_token_id=3,
+    eos_token_id=3,
+)
+MED = dict(
+    vocab_size=VOCAB,
+    hidden_size=DIM,
+    num_layers=DEPTH,
+    num_heads=HEADS,
+    intermediate_size=64,
+    max_position_embeddings=MAXLEN,
+    encoder_width=DIM,
+    dropout=0.0,
+)
 
 
 def _jitter(module: nn.Module, seed: int) -> nn.Module:
@@ -38,18 +56,31 @@ def _jitter(module: nn.Module, seed: int) -> nn.Module:
 
 
 def timm_vit(seed: int = 0) -> VisionTransformer:
-    return _jitter(VisionTransformer(
-        img_size=IMG, patch_size=PATCH, embed_dim=DIM, depth=DEPTH, num_heads=HEADS,
-        mlp_ratio=4.0, qkv_bias=True, class_token=True, global_pool='', num_classes=0,
-        norm_layer=partial(nn.LayerNorm, eps=1e-6)), seed)
+    return _jitter(
+        VisionTransformer(
+            img_size=IMG,
+            patch_size=PATCH,
+            embed_dim=DIM,
+            depth=DEPTH,
+            num_heads=HEADS,
+            mlp_ratio=4.0,
+            qkv_bias=True,
+            class_token=True,
+            global_pool='',
+            num_classes=0,
+            norm_layer=partial(nn.LayerNorm, eps=1e-6),
+        ),
+        seed,
+    )
 
 
 def hf_text(seed: int = 1) -> BlipTextLMHeadModel:
     return _jitter(BlipTextLMHeadModel(BlipTextConfig(**HF_TEXT)), seed)
 
 
-def official(vit: nn.Module, text: nn.Module, vision: str = 'visual_encoder',
-             part: str = 'text_decoder') -> dict:
+def official(
+    vit: nn.Module, text: nn.Module, vision: str = 'visual_encoder', part: str = 'text_decoder'
+) -> dict:
     """An official-layout dict: ViT under ``vision``, HF text model under ``part``, plus the
     ``position_ids`` buffer the official files carry."""
     sd = {f'{vision}.{k}': v for k, v in vit.state_dict().items()}
@@ -64,8 +95,11 @@ def official_retrieval(seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
     sd: dict = {}
     for m in ('', '_m'):
-        sd.update(official(timm_vit(seed), hf_text(seed + 1).bert, 'visual_encoder' + m,
-                           'text_encoder' + m))
+        sd.update(
+            official(
+                timm_vit(seed), hf_text(seed + 1).bert, 'visual_encoder' + m, 'text_encoder' + m
+            )
+        )
         for proj, width in (('vision_proj', DIM), ('text_proj', DIM)):
             sd[f'{proj}{m}.weight'] = torch.randn(16, width, generator=g)
             sd[f'{proj}{m}.bias'] = torch.randn(16, generator=g)
@@ -81,8 +115,9 @@ class CaptionParts(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.vision_encoder = BlipViT(dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS),
-                                      img_size=IMG, patch_size=PATCH).eval()
+        self.vision_encoder = BlipViT(
+            dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS), img_size=IMG, patch_size=PATCH
+        ).eval()
         self.text_decoder = MEDDecoder(MED).eval()
 
 
@@ -104,9 +139,12 @@ def test_official_caption_parity_with_timm_and_hf(tmp_path):
         mask = torch.ones_like(ids)
         mask[1, 5:] = 0
         logits = model.text_decoder(ids, mask, image_embeds=ref)
-        ref_logits = text(input_ids=ids, attention_mask=mask, encoder_hidden_states=ref,
-                          encoder_attention_mask=torch.ones(ref.shape[:2], dtype=torch.long)
-                          ).logits
+        ref_logits = text(
+            input_ids=ids,
+            attention_mask=mask,
+            encoder_hidden_states=ref,
+            encoder_attention_mask=torch.ones(ref.shape[:2], dtype=torch.long),
+        ).logits
     torch.testing.assert_close(logits[0], ref_logits[0], atol=1e-4, rtol=0)
     torch.testing.assert_close(logits[1, :5], ref_logits[1, :5], atol=1e-4, rtol=0)
 
@@ -116,7 +154,9 @@ def test_official_keys_all_mapped_and_position_ids_checked():
     lines = []
     out = convert_state_dict(sd, log=lines.append)
     assert len(out) == len(sd) - 2  # position_ids dropped; the LM bias is stored twice
-    assert 'text_decoder.lm_head.decoder.weight' in out and 'text_decoder.lm_head.decoder.bias' in out
+    assert (
+        'text_decoder.lm_head.decoder.weight' in out and 'text_decoder.lm_head.decoder.bias' in out
+    )
     assert '1 position_ids buffers checked and skipped' in lines[0]
     sd['text_decoder.bert.embeddings.position_ids'] = torch.arange(MAXLEN).flip(0)[None]
     with pytest.raises(ValueError, match='position_ids.*not arange'):
@@ -126,7 +166,9 @@ def test_official_keys_all_mapped_and_position_ids_checked():
 def test_lm_bias_kept_twice_must_agree():
     sd = official(timm_vit(), hf_text())
     sd['text_decoder.cls.predictions.decoder.bias'] = sd['text_decoder.cls.predictions.bias'] + 1
-    with pytest.raises(ValueError, match='predictions.*both map to .text_decoder.lm_head.decoder.bias'):
+    with pytest.raises(
+        ValueError, match='predictions.*both map to .text_decoder.lm_head.decoder.bias'
+    ):
         convert_state_dict(sd)
 
 
@@ -138,9 +180,22 @@ def test_official_pretrain_and_lavis_layout_maps_every_key():
     del sd['idx_queue']
     out = convert_state_dict(sd)
     parts = {k.split('.')[0] for k in out}
-    assert parts == {'vision_encoder', 'vision_encoder_m', 'text_encoder', 'text_encoder_m',
-                     'text_decoder', 'vision_proj', 'text_proj', 'vision_proj_m', 'text_proj_m',
-                     'itm_head', 'temp', 'image_queue', 'text_queue', 'ptr_queue'}
+    assert parts == {
+        'vision_encoder',
+        'vision_encoder_m',
+        'text_encoder',
+        'text_encoder_m',
+        'text_decoder',
+        'vision_proj',
+        'text_proj',
+        'vision_proj_m',
+        'text_proj_m',
+        'itm_head',
+        'temp',
+        'image_queue',
+        'text_queue',
+        'ptr_queue',
+    }
     assert 'text_encoder_m.layers.1.cross_attn.k.weight' in out
     retrieval = convert_state_dict(official_retrieval())
     assert {'idx_queue', 'ptr_queue'} <= set(retrieval)
@@ -149,7 +204,7 @@ def test_official_pretrain_and_lavis_layout_maps_every_key():
 def test_med_encoder_takes_converted_text_encoder():
     out = convert_state_dict(official_retrieval())
     enc = MEDTransformer(MED)
-    sub = {k[len('text_encoder.'):]: v for k, v in out.items() if k.startswith('text_encoder.')}
+    sub = {k[len('text_encoder.') :]: v for k, v in out.items() if k.startswith('text_encoder.')}
     result = enc.load_state_dict(sub, strict=True)
     assert not result.missing_keys
 
@@ -217,8 +272,13 @@ def test_mmpretrain_caption_maps_to_the_same_weights(tmp_path):
 def test_mmpretrain_retrieval_maps_to_the_same_weights():
     sd = official_retrieval()
     mm = to_mmpretrain(sd, MMPRETRAIN_RETRIEVAL)
-    assert {'head.queue_ptr', 'head.temp', 'multimodal_head.fc.weight', 'vision_neck_m.bias',
-            'vision_backbone_m.layers.1.ln2.weight'} <= set(mm)
+    assert {
+        'head.queue_ptr',
+        'head.temp',
+        'multimodal_head.fc.weight',
+        'vision_neck_m.bias',
+        'vision_backbone_m.layers.1.ln2.weight',
+    } <= set(mm)
     assert detect_format(mm) == 'mmpretrain'
     _assert_same(convert_state_dict(mm), convert_state_dict(sd))
     mm['head.temp'] = torch.tensor(0.5)
@@ -229,9 +289,14 @@ def test_mmpretrain_retrieval_maps_to_the_same_weights():
 def test_mmpretrain_vqa_layout():
     sd = official(timm_vit(), hf_text())
     sd.update(official(timm_vit(), hf_text(5).bert, 'visual_encoder', 'text_encoder'))
-    mm = to_mmpretrain(sd, [(r'^visual_encoder\.', 'vision_backbone.'),
-                            (r'^text_encoder\.', 'multimodal_backbone.'),
-                            (r'^text_decoder\.', 'vqa_head.decoder.')])
+    mm = to_mmpretrain(
+        sd,
+        [
+            (r'^visual_encoder\.', 'vision_backbone.'),
+            (r'^text_encoder\.', 'multimodal_backbone.'),
+            (r'^text_decoder\.', 'vqa_head.decoder.'),
+        ],
+    )
     _assert_same(convert_state_dict(mm), convert_state_dict(sd))
 
 
@@ -245,12 +310,15 @@ def test_detect_format():
         detect_format({'conv1.weight': torch.ones(1), 'fc.weight': torch.ones(1)})
 
 
-@pytest.mark.parametrize('key, reason', [
-    ('text_encoder.encoder.layer.0.crossattention.self0.query.weight', 'NLVR2'),
-    ('cls_head.0.weight', 'NLVR2'),
-    ('text_decoder.bert.embeddings.token_type_embeddings.weight', 'token-type'),
-    ('visual_encoder.blocks.0.attn.q_norm.weight', 'no rule'),
-])
+@pytest.mark.parametrize(
+    'key, reason',
+    [
+        ('text_encoder.encoder.layer.0.crossattention.self0.query.weight', 'NLVR2'),
+        ('cls_head.0.weight', 'NLVR2'),
+        ('text_decoder.bert.embeddings.token_type_embeddings.weight', 'token-type'),
+        ('visual_encoder.blocks.0.attn.q_norm.weight', 'no rule'),
+    ],
+)
 def test_unmapped_official_keys_are_named_with_the_reason(key, reason):
     sd = official(timm_vit(), hf_text())
     sd[key] = torch.zeros(2)

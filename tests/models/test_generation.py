@@ -7,6 +7,7 @@ beam outputs after EOS with the EOS id when pad_token_id == 0 (``pad_token_id or
 ``_beam_search``); we pad with pad_token_id as transformers 4 did, so HF rows are compared
 after the first EOS is followed only by padding.
 """
+
 import math
 
 import pytest
@@ -55,12 +56,17 @@ def scramble_(model: torch.nn.Module, gain: float, eos_bias: float, eos_id: int)
 
 def med_config(cfg: BlipTextConfig) -> dict:
     """Our MED dimensions from a transformers BlipTextConfig."""
-    return dict(vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size,
-                num_layers=cfg.num_hidden_layers, num_heads=cfg.num_attention_heads,
-                intermediate_size=cfg.intermediate_size,
-                max_position_embeddings=cfg.max_position_embeddings,
-                encoder_width=cfg.encoder_hidden_size, layer_norm_eps=cfg.layer_norm_eps,
-                pad_token_id=cfg.pad_token_id)
+    return dict(
+        vocab_size=cfg.vocab_size,
+        hidden_size=cfg.hidden_size,
+        num_layers=cfg.num_hidden_layers,
+        num_heads=cfg.num_attention_heads,
+        intermediate_size=cfg.intermediate_size,
+        max_position_embeddings=cfg.max_position_embeddings,
+        encoder_width=cfg.encoder_hidden_size,
+        layer_norm_eps=cfg.layer_norm_eps,
+        pad_token_id=cfg.pad_token_id,
+    )
 
 
 def hf_padded(out: torch.Tensor, prompt_len: int) -> torch.Tensor:
@@ -75,15 +81,24 @@ def hf_padded(out: torch.Tensor, prompt_len: int) -> torch.Tensor:
 @pytest.fixture(scope='module')
 def models():
     torch.manual_seed(0)
-    cfg = BlipTextConfig(vocab_size=V, hidden_size=32, encoder_hidden_size=W,
-                         intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                         max_position_embeddings=64, bos_token_id=BOS, sep_token_id=SEP,
-                         pad_token_id=PAD, eos_token_id=SEP)
+    cfg = BlipTextConfig(
+        vocab_size=V,
+        hidden_size=32,
+        encoder_hidden_size=W,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=64,
+        bos_token_id=BOS,
+        sep_token_id=SEP,
+        pad_token_id=PAD,
+        eos_token_id=SEP,
+    )
     hf = BlipTextLMHeadModel(cfg).eval()
     scramble_(hf, gain=1.5, eos_bias=3.0, eos_id=SEP)
     ours = MEDDecoder(med_config(cfg)).eval()
     sd = convert_state_dict({'text_decoder.' + k: v for k, v in hf.state_dict().items()}, 'hf')
-    ours.load_state_dict({k[len('text_decoder.'):]: v for k, v in sd.items()})
+    ours.load_state_dict({k[len('text_decoder.') :]: v for k, v in sd.items()})
     images = torch.randn(B, N_IMG, W)
     atts = torch.ones(B, N_IMG, dtype=torch.long)  # see test_image_mask_equals_truncation
     return hf, ours, images, atts
@@ -92,9 +107,17 @@ def models():
 def run_ours(models, strategy: str, seed: int = 0, **kw) -> torch.Tensor:
     _, ours, images, atts = models
     kw = dict(dict(max_length=20, min_length=5), **kw)
-    return generate(ours, torch.tensor([PROMPT] * B), images, image_atts=atts, eos_token_id=SEP,
-                    pad_token_id=PAD, strategy=strategy,
-                    generator=torch.Generator().manual_seed(seed), **kw)
+    return generate(
+        ours,
+        torch.tensor([PROMPT] * B),
+        images,
+        image_atts=atts,
+        eos_token_id=SEP,
+        pad_token_id=PAD,
+        strategy=strategy,
+        generator=torch.Generator().manual_seed(seed),
+        **kw,
+    )
 
 
 def run_both(models, strategy: str, seed: int = 0, **kw) -> tuple:
@@ -107,8 +130,14 @@ def run_both(models, strategy: str, seed: int = 0, **kw) -> tuple:
     if strategy == 'sample':
         hf_kw.setdefault('top_p', 0.9)
     torch.manual_seed(seed)
-    ref = hf.generate(input_ids=prompt, encoder_hidden_states=images,
-                      encoder_attention_mask=atts, eos_token_id=SEP, pad_token_id=PAD, **hf_kw)
+    ref = hf.generate(
+        input_ids=prompt,
+        encoder_hidden_states=images,
+        encoder_attention_mask=atts,
+        eos_token_id=SEP,
+        pad_token_id=PAD,
+        **hf_kw,
+    )
     return hf_padded(ref, len(PROMPT)), run_ours(models, strategy, seed, **kw)
 
 
@@ -119,7 +148,8 @@ def test_processors_match_transformers():
         ref = MinLengthLogitsProcessor(min_len, SEP)(ids, scores)
         if penalty != 1.0:
             ref = MinLengthLogitsProcessor(min_len, SEP)(
-                ids, RepetitionPenaltyLogitsProcessor(penalty)(ids, scores))
+                ids, RepetitionPenaltyLogitsProcessor(penalty)(ids, scores)
+            )
         assert torch.equal(process_scores(scores, ids, SEP, min_len, penalty), ref)
     for temp, top_k, top_p, keep in [(0.7, 50, 0.9, 1), (1.0, 0, 0.5, 2), (1.3, 5, 1.0, 1)]:
         ref = scores
@@ -138,26 +168,36 @@ def test_greedy_matches_transformers(models):
         assert torch.equal(out, ref), kw
 
 
-@pytest.mark.parametrize('kw', [
-    {},
-    dict(repetition_penalty=1.5),
-    dict(repetition_penalty=0.7),
-    dict(min_length=10),
-    dict(length_penalty=0.0),
-    dict(length_penalty=2.0),
-    dict(length_penalty=-1.0, max_length=14),
-    dict(num_beams=4, num_return_sequences=3),
-    dict(num_beams=5, early_stopping=True),
-    dict(num_beams=2, early_stopping='never', length_penalty=1.5),
-])
+@pytest.mark.parametrize(
+    'kw',
+    [
+        {},
+        dict(repetition_penalty=1.5),
+        dict(repetition_penalty=0.7),
+        dict(min_length=10),
+        dict(length_penalty=0.0),
+        dict(length_penalty=2.0),
+        dict(length_penalty=-1.0, max_length=14),
+        dict(num_beams=4, num_return_sequences=3),
+        dict(num_beams=5, early_stopping=True),
+        dict(num_beams=2, early_stopping='never', length_penalty=1.5),
+    ],
+)
 def test_beam_matches_transformers(models, kw):
     ref, out = run_both(models, 'beam', **kw)
     assert out.shape == ref.shape and torch.equal(out, ref), (ref, out)
 
 
-@pytest.mark.parametrize('kw', [{}, dict(repetition_penalty=1.1),
-                                dict(temperature=0.7, top_p=0.5, num_return_sequences=3),
-                                dict(top_k=0, top_p=1.0), dict(top_k=5, min_length=12)])
+@pytest.mark.parametrize(
+    'kw',
+    [
+        {},
+        dict(repetition_penalty=1.1),
+        dict(temperature=0.7, top_p=0.5, num_return_sequences=3),
+        dict(top_k=0, top_p=1.0),
+        dict(top_k=5, min_length=12),
+    ],
+)
 def test_sample_matches_transformers(models, kw):
     """transformers draws torch.multinomial over all rows once a step, finished ones too; so
     do we, so one seed gives the same ids."""
@@ -171,7 +211,7 @@ def test_cases_are_sensitive(models):
     search differs from greedy, and the length penalty and min_length change the result."""
     beam, greedy = run_ours(models, 'beam'), run_ours(models, 'greedy')
     assert not torch.equal(beam, greedy)
-    assert bool((beam[:, len(PROMPT):] == SEP).any()) and bool((beam[:, -1] != PAD).any())
+    assert bool((beam[:, len(PROMPT) :] == SEP).any()) and bool((beam[:, -1] != PAD).any())
     outs = [run_ours(models, 'beam', length_penalty=lp) for lp in (0.0, 1.0, 2.0)]
     assert not torch.equal(outs[0], outs[1]) and not torch.equal(outs[1], outs[2])
     assert not torch.equal(run_ours(models, 'beam', min_length=10), beam)
@@ -185,9 +225,9 @@ def test_batch_rows_are_independent(models):
     kw = dict(eos_token_id=SEP, pad_token_id=PAD, num_beams=3, num_return_sequences=2)
     batch = generate(ours, prompt, images, image_atts=atts, **kw)
     for i in range(B):
-        one = generate(ours, prompt[i:i + 1], images[i:i + 1], image_atts=atts[i:i + 1], **kw)
-        assert torch.equal(batch[2 * i:2 * i + 2, :one.shape[1]], one)
-        assert bool((batch[2 * i:2 * i + 2, one.shape[1]:] == PAD).all())
+        one = generate(ours, prompt[i : i + 1], images[i : i + 1], image_atts=atts[i : i + 1], **kw)
+        assert torch.equal(batch[2 * i : 2 * i + 2, : one.shape[1]], one)
+        assert bool((batch[2 * i : 2 * i + 2, one.shape[1] :] == PAD).all())
 
 
 def test_image_mask_equals_truncation(models):
@@ -201,10 +241,10 @@ def test_image_mask_equals_truncation(models):
     kw = dict(eos_token_id=SEP, pad_token_id=PAD, num_beams=3)
     masked = generate(ours, prompt, images[:2], image_atts=atts, **kw)
     cut = generate(ours, prompt[:1], images[:1, :9], **kw)
-    assert torch.equal(masked[:1, :cut.shape[1]], cut)
+    assert torch.equal(masked[:1, : cut.shape[1]], cut)
     assert not torch.equal(masked[:1], generate(ours, prompt[:1], images[:1], **kw))
     one = generate(ours, prompt[1:], images[1:2], **kw)
-    assert torch.equal(masked[1:, :one.shape[1]], one)
+    assert torch.equal(masked[1:, : one.shape[1]], one)
 
 
 def test_bad_arguments_are_named(models):

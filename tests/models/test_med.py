@@ -1,4 +1,5 @@
 """The MED decoder: KV-cache decoding, image keys/values shared by beams, the LM loss."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,8 +21,17 @@ def one_thread():
 @pytest.fixture(scope='module')
 def decoder() -> MEDDecoder:
     torch.manual_seed(0)
-    dec = MEDDecoder(dict(vocab_size=V, hidden_size=32, num_layers=2, num_heads=4,
-                          intermediate_size=64, max_position_embeddings=32, encoder_width=W))
+    dec = MEDDecoder(
+        dict(
+            vocab_size=V,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=4,
+            intermediate_size=64,
+            max_position_embeddings=32,
+            encoder_width=W,
+        )
+    )
     with torch.no_grad():  # larger weights than BERT init, so that every input matters
         for p in dec.parameters():
             if p.ndim == 2:
@@ -47,7 +57,7 @@ def test_incremental_decoding_equals_full_forward(decoder):
         cache = MEDCache()
         steps = [decoder(ids[:, :3], mask[:, :3], images, cache=cache)]
         for t in range(3, 8):
-            steps.append(decoder(ids[:, t:t + 1], mask[:, :t + 1], cache=cache))
+            steps.append(decoder(ids[:, t : t + 1], mask[:, : t + 1], cache=cache))
     inc = torch.cat(steps, dim=1)
     keep = mask.bool()  # padded positions predict nothing
     assert (inc[keep] - full[keep]).abs().max() < 1e-5
@@ -63,8 +73,11 @@ def test_shared_image_kv_equals_repeated_images(decoder):
     atts = torch.ones(B, N_IMG, dtype=torch.long)
     atts[1, 5:] = 0
     with torch.no_grad():
-        ref = decoder(ids, image_embeds=images.repeat_interleave(r, 0),
-                      image_atts=atts.repeat_interleave(r, 0))
+        ref = decoder(
+            ids,
+            image_embeds=images.repeat_interleave(r, 0),
+            image_atts=atts.repeat_interleave(r, 0),
+        )
         shared = decoder(ids, image_embeds=images, image_atts=atts)
         assert (shared - ref).abs().max() < 1e-5
         # and through a cache, reordered as beam search does
@@ -73,9 +86,11 @@ def test_shared_image_kv_equals_repeated_images(decoder):
         perm = torch.tensor([2, 0, 0, 4, 5, 3])  # beams stay with their image
         cache.reorder(perm)
         step = decoder(ids[perm, 4:5], cache=cache)
-        again = decoder(torch.cat([ids[perm, :4], ids[perm, 4:5]], 1),
-                        image_embeds=images.repeat_interleave(r, 0),
-                        image_atts=atts.repeat_interleave(r, 0))
+        again = decoder(
+            torch.cat([ids[perm, :4], ids[perm, 4:5]], 1),
+            image_embeds=images.repeat_interleave(r, 0),
+            image_atts=atts.repeat_interleave(r, 0),
+        )
         assert (step[:, 0] - again[:, -1]).abs().max() < 1e-5
     assert cache.cross_kv[0][0].shape[0] == B  # computed once per image
 
@@ -91,16 +106,26 @@ def test_loss_ignores_minus_100_and_smooths_like_cross_entropy(decoder):
         target = labels[:, 1:]
         for smoothing in (0.0, 0.1):
             decoder.label_smoothing = smoothing
-            ref = F.cross_entropy(logits.reshape(-1, V), target.reshape(-1), ignore_index=-100,
-                                  label_smoothing=smoothing)
+            ref = F.cross_entropy(
+                logits.reshape(-1, V),
+                target.reshape(-1),
+                ignore_index=-100,
+                label_smoothing=smoothing,
+            )
             assert torch.allclose(decoder.loss(ids, mask, images, labels), ref, atol=1e-5)
-            tok = F.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100,
-                                  label_smoothing=smoothing, reduction='none')  # (3, 7)
+            tok = F.cross_entropy(
+                logits.transpose(1, 2),
+                target,
+                ignore_index=-100,
+                label_smoothing=smoothing,
+                reduction='none',
+            )  # (3, 7)
             per_seq = decoder.loss(ids, mask, images, labels, reduction='none')
             assert torch.allclose(per_seq, tok.sum(1), atol=1e-5)
         decoder.label_smoothing = 0.1
         # what sits at an ignored position does not matter
         other = ids.clone()
         other[1, 6] = (other[1, 6] + 1) % V  # padding, label -100
-        assert torch.equal(decoder.loss(other, mask, images, labels),
-                           decoder.loss(ids, mask, images, labels))
+        assert torch.equal(
+            decoder.loss(other, mask, images, labels), decoder.loss(ids, mask, images, labels)
+        )

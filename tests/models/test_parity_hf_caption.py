@@ -5,6 +5,7 @@ features nearly image-independent), an EOS bias so that some captions end early,
 converted with ``convert_state_dict``. Logits must agree within 1e-4 and generated ids must be
 identical (after EOS: see tests/models/test_generation.py on transformers 5's EOS filling).
 """
+
 import math
 
 import pytest
@@ -47,16 +48,30 @@ def our_parts(cfg: BlipConfig) -> tuple[dict, dict]:
     """Configs of our ViT and decoder with the dimensions of a transformers BlipConfig (the
     vision LayerNorm epsilon too: HF's 1e-5, not the official 1e-6)."""
     vc, tc = cfg.vision_config, cfg.text_config
-    vit = dict(type='BlipViT', arch=dict(embed_dim=vc.hidden_size, depth=vc.num_hidden_layers,
-                                         num_heads=vc.num_attention_heads),
-               img_size=vc.image_size, patch_size=vc.patch_size,
-               mlp_ratio=vc.intermediate_size / vc.hidden_size, layer_norm_eps=vc.layer_norm_eps)
-    dec = dict(type='MEDDecoder', config=dict(
-        vocab_size=tc.vocab_size, hidden_size=tc.hidden_size, num_layers=tc.num_hidden_layers,
-        num_heads=tc.num_attention_heads, intermediate_size=tc.intermediate_size,
-        max_position_embeddings=tc.max_position_embeddings,
-        encoder_width=tc.encoder_hidden_size, layer_norm_eps=tc.layer_norm_eps,
-        pad_token_id=tc.pad_token_id))
+    vit = dict(
+        type='BlipViT',
+        arch=dict(
+            embed_dim=vc.hidden_size, depth=vc.num_hidden_layers, num_heads=vc.num_attention_heads
+        ),
+        img_size=vc.image_size,
+        patch_size=vc.patch_size,
+        mlp_ratio=vc.intermediate_size / vc.hidden_size,
+        layer_norm_eps=vc.layer_norm_eps,
+    )
+    dec = dict(
+        type='MEDDecoder',
+        config=dict(
+            vocab_size=tc.vocab_size,
+            hidden_size=tc.hidden_size,
+            num_layers=tc.num_hidden_layers,
+            num_heads=tc.num_attention_heads,
+            intermediate_size=tc.intermediate_size,
+            max_position_embeddings=tc.max_position_embeddings,
+            encoder_width=tc.encoder_hidden_size,
+            layer_norm_eps=tc.layer_norm_eps,
+            pad_token_id=tc.pad_token_id,
+        ),
+    )
     return vit, dec
 
 
@@ -68,10 +83,12 @@ def build_pair(cfg: BlipConfig, gain: float, eos_bias: float) -> tuple:
     vit_cfg, dec_cfg = our_parts(cfg)
     vit_cfg.pop('type'), dec_cfg.pop('type')
     vit, dec = BlipViT(**vit_cfg).eval(), MEDDecoder(**dec_cfg).eval()
-    vit.load_state_dict({k[len('vision_encoder.'):]: v for k, v in sd.items()
-                         if k.startswith('vision_encoder.')})
-    dec.load_state_dict({k[len('text_decoder.'):]: v for k, v in sd.items()
-                         if k.startswith('text_decoder.')})
+    vit.load_state_dict(
+        {k[len('vision_encoder.') :]: v for k, v in sd.items() if k.startswith('vision_encoder.')}
+    )
+    dec.load_state_dict(
+        {k[len('text_decoder.') :]: v for k, v in sd.items() if k.startswith('text_decoder.')}
+    )
     return hf, vit, dec
 
 
@@ -90,12 +107,28 @@ def tiny(tmp_path_factory):
     vocab = tmp_path_factory.mktemp('vocab')
     (vocab / 'vocab.txt').write_text('\n'.join(WORDS) + '\n')
     cfg = BlipConfig(
-        text_config=dict(vocab_size=V, hidden_size=32, encoder_hidden_size=48,
-                         intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                         max_position_embeddings=64, bos_token_id=DEC, sep_token_id=SEP,
-                         pad_token_id=PAD, eos_token_id=SEP),
-        vision_config=dict(hidden_size=48, intermediate_size=96, num_hidden_layers=2,
-                           num_attention_heads=4, image_size=32, patch_size=8))
+        text_config=dict(
+            vocab_size=V,
+            hidden_size=32,
+            encoder_hidden_size=48,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=64,
+            bos_token_id=DEC,
+            sep_token_id=SEP,
+            pad_token_id=PAD,
+            eos_token_id=SEP,
+        ),
+        vision_config=dict(
+            hidden_size=48,
+            intermediate_size=96,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=32,
+            patch_size=8,
+        ),
+    )
     hf = BlipForConditionalGeneration(cfg).eval()
     scramble_(hf, gain=1.5, eos_bias=3.0, eos_id=SEP)
     vit_cfg, dec_cfg = our_parts(cfg)
@@ -108,8 +141,14 @@ def tiny(tmp_path_factory):
 @pytest.mark.usefixtures('one_thread')
 def test_image_embeds_and_padded_logits_match(tiny):
     hf, model, pixels = tiny
-    texts = ['a picture of a cat', 'a picture of w3 w4 w5 w6 w7 dog', 'a picture of', 'cat w9',
-             'a dog', 'w1 w2 w3']
+    texts = [
+        'a picture of a cat',
+        'a picture of w3 w4 w5 w6 w7 dog',
+        'a picture of',
+        'cat w9',
+        'a dog',
+        'w1 w2 w3',
+    ]
     ids, mask = model._tokenize([model.prompt + t for t in texts])  # [DEC] ... [SEP] [PAD]
     assert not bool(mask.all())
     with torch.no_grad():
@@ -125,13 +164,16 @@ def test_image_embeds_and_padded_logits_match(tiny):
 
 
 @pytest.mark.usefixtures('one_thread')
-@pytest.mark.parametrize('kw', [
-    dict(strategy='greedy'),
-    dict(strategy='beam'),
-    dict(strategy='beam', repetition_penalty=1.5, min_length=8),
-    dict(strategy='beam', num_beams=4, num_return_sequences=2, length_penalty=0.5),
-    dict(strategy='sample', top_p=0.9),
-])
+@pytest.mark.parametrize(
+    'kw',
+    [
+        dict(strategy='greedy'),
+        dict(strategy='beam'),
+        dict(strategy='beam', repetition_penalty=1.5, min_length=8),
+        dict(strategy='beam', num_beams=4, num_return_sequences=2, length_penalty=0.5),
+        dict(strategy='sample', top_p=0.9),
+    ],
+)
 def test_captions_match_hf(tiny, kw):
     """generate_captions (ids and strings) == BlipForConditionalGeneration.generate with the
     arguments the official BLIP passes (sampling: repetition_penalty 1.1 by default)."""
@@ -151,12 +193,19 @@ def test_captions_match_hf(tiny, kw):
     captions = model.generate_captions(pixels, strategy=strategy, **kw)
     flat = [c for group in captions for c in group] if isinstance(captions[0], list) else captions
     texts = model.tokenizer.batch_decode(ref, skip_special_tokens=True)
-    assert flat == [t[len(model.prompt):] for t in texts]
+    assert flat == [t[len(model.prompt) :] for t in texts]
     if strategy != 'sample':  # ids too (sampling: the strings above used the global RNG)
         prompt[:, 0] = DEC
         with torch.no_grad():
-            out = generate(model.text_decoder, prompt[:, :-1], model.encode_image(pixels),
-                           eos_token_id=SEP, pad_token_id=PAD, strategy=strategy, **hf_kw)
+            out = generate(
+                model.text_decoder,
+                prompt[:, :-1],
+                model.encode_image(pixels),
+                eos_token_id=SEP,
+                pad_token_id=PAD,
+                strategy=strategy,
+                **hf_kw,
+            )
         assert torch.equal(out, ref)
 
 
@@ -177,8 +226,15 @@ def _real_config_check(num_layers: int, max_length: int) -> None:
     for strategy, num_beams in [('greedy', 1), ('beam', 3)]:
         hf_kw = dict(max_length=max_length, min_length=6, num_beams=num_beams)
         ref = hf.generate(pixel_values=pixels, input_ids=prompt.clone(), **hf_kw)
-        out = generate(dec, prompt[:, :-1], img, eos_token_id=tc.sep_token_id,
-                       pad_token_id=tc.pad_token_id, strategy=strategy, **hf_kw)
+        out = generate(
+            dec,
+            prompt[:, :-1],
+            img,
+            eos_token_id=tc.sep_token_id,
+            pad_token_id=tc.pad_token_id,
+            strategy=strategy,
+            **hf_kw,
+        )
         assert torch.equal(out, hf_padded(ref, prompt.shape[1] - 1, tc.sep_token_id))
 
 

@@ -1,5 +1,6 @@
 """BLIP pre-training: ITC / ITM / LM pieces against hand-computed cases, parameter sharing,
 momentum encoders, queues and loading the official checkpoint layout."""
+
 import math
 import re
 
@@ -16,29 +17,48 @@ from blip_plugin.models.heads.itc import enqueue, itc_loss, one_hot_targets
 from blip_plugin.models.heads.itm import negative_weights, sample_negatives
 from blip_plugin.models.weights import load_blip_weights
 
-WORDS = ('a an the red blue green circle square triangle on left right of above below big '
-         'small').split()
-CAPTIONS = ['a red circle', 'the blue square on the left', 'a small green triangle',
-            'big red square above a circle']
+WORDS = (
+    'a an the red blue green circle square triangle on left right of above below big small'
+).split()
+CAPTIONS = [
+    'a red circle',
+    'the blue square on the left',
+    'a small green triangle',
+    'big red square above a circle',
+]
 
 
 @pytest.fixture(scope='module')
 def vocab(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp('vocab')
-    (path / 'vocab.txt').write_text('\n'.join(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
-                                              + WORDS) + '\n')
+    (path / 'vocab.txt').write_text(
+        '\n'.join(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + WORDS) + '\n'
+    )
     return str(path)
 
 
 def tiny(vocab: str, **kwargs) -> BlipPretrain:
     torch.manual_seed(0)
     return BlipPretrain(
-        vision_encoder=dict(type='BlipViT', arch=dict(embed_dim=32, depth=2, num_heads=2),
-                            img_size=32, patch_size=8),
-        med_config=dict(vocab_size=32, hidden_size=32, num_layers=2, num_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, dropout=0.0),
-        tokenizer=dict(name_or_path=vocab), embed_dim=16, queue_size=8, max_txt_len=12,
-        itm_seed=0, **kwargs)
+        vision_encoder=dict(
+            type='BlipViT', arch=dict(embed_dim=32, depth=2, num_heads=2), img_size=32, patch_size=8
+        ),
+        med_config=dict(
+            vocab_size=32,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+            dropout=0.0,
+        ),
+        tokenizer=dict(name_or_path=vocab),
+        embed_dim=16,
+        queue_size=8,
+        max_txt_len=12,
+        itm_seed=0,
+        **kwargs,
+    )
 
 
 def samples(captions=CAPTIONS) -> list:
@@ -54,15 +74,17 @@ def test_itc_loss_hand_computed():
     q = torch.tensor([[0.6], [0.8]])  # one queued feature
     bank = torch.cat([feats.t(), q], dim=1)  # (D, B + Q)
     targets = one_hot_targets(2, 3, 0)
-    loss, sim, _ = itc_loss(feats, feats, feats, feats, bank, bank, torch.tensor(1.0),
-                            targets, alpha=0.0)
+    loss, sim, _ = itc_loss(
+        feats, feats, feats, feats, bank, bank, torch.tensor(1.0), targets, alpha=0.0
+    )
     row0 = -math.log(math.e / (math.e + 1 + math.exp(0.6)))
     row1 = -math.log(math.e / (1 + math.e + math.exp(0.8)))
     assert loss.item() == pytest.approx((row0 + row1) / 2, abs=1e-6)
     torch.testing.assert_close(sim, torch.tensor([[1, 0, 0.6], [0, 1, 0.8]]))
     # with distillation the targets mix in the momentum softmax (here the same similarities)
-    loss_d, _, _ = itc_loss(feats, feats, feats, feats, bank, bank, torch.tensor(1.0),
-                            targets, alpha=0.4)
+    loss_d, _, _ = itc_loss(
+        feats, feats, feats, feats, bank, bank, torch.tensor(1.0), targets, alpha=0.4
+    )
     soft = 0.4 * F.softmax(sim, 1) + 0.6 * targets
     assert loss_d.item() == pytest.approx(-(soft * F.log_softmax(sim, 1)).sum(1).mean().item())
 
@@ -110,8 +132,9 @@ def test_loss_step_updates_momentum_queue_and_clamps_temp(vocab):
     before = model.text_proj_m.weight.clone()
     out = model.loss(images(), samples(), alpha=0.4)
     assert model.temp.item() == pytest.approx(0.5)
-    torch.testing.assert_close(model.text_proj_m.weight,
-                               0.9 * before + 0.1 * model.text_proj.weight)
+    torch.testing.assert_close(
+        model.text_proj_m.weight, 0.9 * before + 0.1 * model.text_proj.weight
+    )
     assert int(model.ptr_queue) == 4
     sum(out.values()).backward()
     assert all(p.grad is None for n, p in model.named_parameters() if '_m.' in n)
@@ -146,14 +169,20 @@ _INVERSE_BERT = [
     (r'embeddings\.word\.', 'embeddings.word_embeddings.'),
     (r'embeddings\.position\.', 'embeddings.position_embeddings.'),
     (r'embeddings\.norm\.', 'embeddings.LayerNorm.'),
-    (r'layers\.(\d+)\.self_attn\.(q|k|v)\.',
-     lambda m: f'encoder.layer.{m[1]}.attention.self.'
-               f'{dict(q="query", k="key", v="value")[m[2]]}.'),
+    (
+        r'layers\.(\d+)\.self_attn\.(q|k|v)\.',
+        lambda m: (
+            f'encoder.layer.{m[1]}.attention.self.{dict(q="query", k="key", v="value")[m[2]]}.'
+        ),
+    ),
     (r'layers\.(\d+)\.self_attn\.out\.', r'encoder.layer.\1.attention.output.dense.'),
     (r'layers\.(\d+)\.self_attn_norm\.', r'encoder.layer.\1.attention.output.LayerNorm.'),
-    (r'layers\.(\d+)\.cross_attn\.(q|k|v)\.',
-     lambda m: f'encoder.layer.{m[1]}.crossattention.self.'
-               f'{dict(q="query", k="key", v="value")[m[2]]}.'),
+    (
+        r'layers\.(\d+)\.cross_attn\.(q|k|v)\.',
+        lambda m: (
+            f'encoder.layer.{m[1]}.crossattention.self.{dict(q="query", k="key", v="value")[m[2]]}.'
+        ),
+    ),
     (r'layers\.(\d+)\.cross_attn\.out\.', r'encoder.layer.\1.crossattention.output.dense.'),
     (r'layers\.(\d+)\.cross_attn_norm\.', r'encoder.layer.\1.crossattention.output.LayerNorm.'),
     (r'layers\.(\d+)\.ffn\.fc1\.', r'encoder.layer.\1.intermediate.dense.'),
@@ -167,23 +196,28 @@ def to_official(sd: dict) -> dict:
     out = {}
     for key, value in sd.items():
         new = re.sub(r'^vision_encoder', 'visual_encoder', key)
-        for part, official in (('text_encoder.', 'text_encoder.'),
-                               ('text_encoder_m.', 'text_encoder_m.'),
-                               ('text_decoder.transformer.', 'text_decoder.bert.')):
+        for part, official in (
+            ('text_encoder.', 'text_encoder.'),
+            ('text_encoder_m.', 'text_encoder_m.'),
+            ('text_decoder.transformer.', 'text_decoder.bert.'),
+        ):
             if key.startswith(part):
-                rest = key[len(part):]
+                rest = key[len(part) :]
                 for pattern, repl in _INVERSE_BERT:
                     rest, n = re.subn('^' + pattern, repl, rest)
                     if n:
                         break
                 new = official + rest
-        new = (new.replace('text_decoder.lm_head.dense', 'text_decoder.cls.predictions.'
-                           'transform.dense')
-                  .replace('text_decoder.lm_head.norm', 'text_decoder.cls.predictions.'
-                           'transform.LayerNorm')
-                  .replace('text_decoder.lm_head.decoder', 'text_decoder.cls.predictions.'
-                           'decoder')
-                  .replace('ptr_queue', 'queue_ptr'))
+        new = (
+            new.replace(
+                'text_decoder.lm_head.dense', 'text_decoder.cls.predictions.transform.dense'
+            )
+            .replace(
+                'text_decoder.lm_head.norm', 'text_decoder.cls.predictions.transform.LayerNorm'
+            )
+            .replace('text_decoder.lm_head.decoder', 'text_decoder.cls.predictions.decoder')
+            .replace('ptr_queue', 'queue_ptr')
+        )
         out[new] = value.clone()
     out['text_decoder.cls.predictions.bias'] = out['text_decoder.cls.predictions.decoder.bias']
     return out

@@ -6,6 +6,7 @@ the whole batch. Two optimisation steps, so the second one also meets the queue 
 momentum encoders that the first one updated. Losses, gradients and queues agree within
 1e-5.
 """
+
 import multiprocessing as mp
 
 import torch
@@ -13,30 +14,53 @@ import torch
 WORLD = 2
 STEPS = 2
 LR = 0.5
-CAPTIONS = ['a red circle', 'the blue square on the left', 'a small green triangle',
-            'big red square above a circle', 'a blue circle', 'green square right of a circle',
-            'the small triangle', 'a big blue triangle below the square']
-WORDS = ('a an the red blue green circle square triangle on left right of above below big '
-         'small').split()
+CAPTIONS = [
+    'a red circle',
+    'the blue square on the left',
+    'a small green triangle',
+    'big red square above a circle',
+    'a blue circle',
+    'green square right of a circle',
+    'the small triangle',
+    'a big blue triangle below the square',
+]
+WORDS = (
+    'a an the red blue green circle square triangle on left right of above below big small'
+).split()
 
 
 def write_vocab(path) -> str:
     path.mkdir(parents=True, exist_ok=True)
-    (path / 'vocab.txt').write_text('\n'.join(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
-                                              + WORDS) + '\n')
+    (path / 'vocab.txt').write_text(
+        '\n'.join(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + WORDS) + '\n'
+    )
     return str(path)
 
 
 def build_model(vocab: str):
     from blip_plugin.models.blip.pretrain import BlipPretrain
+
     torch.manual_seed(0)
     return BlipPretrain(
-        vision_encoder=dict(type='BlipViT', arch=dict(embed_dim=32, depth=2, num_heads=2),
-                            img_size=32, patch_size=8),
-        med_config=dict(vocab_size=32, hidden_size=32, num_layers=2, num_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, dropout=0.0),
-        tokenizer=dict(name_or_path=vocab), embed_dim=16, queue_size=16, max_txt_len=12,
-        momentum=0.9, itm_seed=0)
+        vision_encoder=dict(
+            type='BlipViT', arch=dict(embed_dim=32, depth=2, num_heads=2), img_size=32, patch_size=8
+        ),
+        med_config=dict(
+            vocab_size=32,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+            dropout=0.0,
+        ),
+        tokenizer=dict(name_or_path=vocab),
+        embed_dim=16,
+        queue_size=16,
+        max_txt_len=12,
+        momentum=0.9,
+        itm_seed=0,
+    )
 
 
 def batch() -> tuple:
@@ -48,6 +72,7 @@ def run(vocab: str, rank: int, world: int) -> dict:
     """STEPS training steps on this rank's slice; returns what rank 0 reports."""
     import torch.distributed as dist
     from mmpretrain.structures import DataSample
+
     model = build_model(vocab)
     images, captions = batch()
     per = len(captions) // world
@@ -55,8 +80,7 @@ def run(vocab: str, rank: int, world: int) -> dict:
     out: dict = {}
     for step in range(STEPS):
         model.zero_grad()
-        losses = model.loss(images[sl], [DataSample(gt_caption=c) for c in captions[sl]],
-                            alpha=0.4)
+        losses = model.loss(images[sl], [DataSample(gt_caption=c) for c in captions[sl]], alpha=0.4)
         sum(losses.values()).backward()
         for name, value in losses.items():
             v = value.detach().clone()
@@ -82,9 +106,12 @@ def run(vocab: str, rank: int, world: int) -> dict:
 def test_two_ranks_equal_one_process(tmp_path):
     vocab = write_vocab(tmp_path / 'vocab')
     ctx = mp.get_context('fork')  # the children inherit the imports: no start-up cost
-    procs = [ctx.Process(target=_worker, args=(r, vocab, str(tmp_path / 'init'),
-                                               str(tmp_path / 'out.pt')))
-             for r in range(WORLD)]
+    procs = [
+        ctx.Process(
+            target=_worker, args=(r, vocab, str(tmp_path / 'init'), str(tmp_path / 'out.pt'))
+        )
+        for r in range(WORLD)
+    ]
     for p in procs:
         p.start()
     try:
@@ -108,9 +135,15 @@ def _worker(rank: int, vocab: str, init: str, out_path: str) -> None:
     import datetime
 
     import torch.distributed as dist
+
     torch.set_num_threads(1)
-    dist.init_process_group('gloo', init_method=f'file://{init}', rank=rank,
-                            world_size=WORLD, timeout=datetime.timedelta(seconds=60))
+    dist.init_process_group(
+        'gloo',
+        init_method=f'file://{init}',
+        rank=rank,
+        world_size=WORLD,
+        timeout=datetime.timedelta(seconds=60),
+    )
     try:
         out = run(vocab, rank, WORLD)
         if rank == 0:

@@ -1,5 +1,6 @@
 """BLIP retrieval: training targets with same-image positives, the plain-typed API, the
 grouped ITM re-rank against the official evaluation loop, and a Runner test of the split."""
+
 import json
 
 import numpy as np
@@ -12,31 +13,52 @@ from blip_plugin.datasets.retrieval import KarpathyRetrieval
 from blip_plugin.evaluation.retrieval import BlipRetrievalRecall  # noqa: F401 (registers)
 from blip_plugin.models.blip.retrieval import BlipRetrieval
 
-WORDS = ('a an the red blue green circle square triangle on left right of above below big '
-         'small').split()
-TEXTS = ['a red circle', 'the red circle on the left', 'a small green triangle',
-         'big blue square', 'a blue square above a circle', 'the small triangle',
-         'green triangle below the square']
+WORDS = (
+    'a an the red blue green circle square triangle on left right of above below big small'
+).split()
+TEXTS = [
+    'a red circle',
+    'the red circle on the left',
+    'a small green triangle',
+    'big blue square',
+    'a blue square above a circle',
+    'the small triangle',
+    'green triangle below the square',
+]
 TXT2IMG = [0, 0, 1, 2, 2, 1, 1]
 
 
 @pytest.fixture(scope='module')
 def vocab(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp('vocab')
-    (path / 'vocab.txt').write_text('\n'.join(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
-                                              + WORDS) + '\n')
+    (path / 'vocab.txt').write_text(
+        '\n'.join(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + WORDS) + '\n'
+    )
     return str(path)
 
 
 def model_cfg(vocab: str, **kwargs) -> dict:
     return dict(
         type='BlipRetrieval',
-        vision_encoder=dict(type='BlipViT', arch=dict(embed_dim=32, depth=2, num_heads=2),
-                            img_size=32, patch_size=8),
-        med_config=dict(vocab_size=32, hidden_size=32, num_layers=2, num_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, dropout=0.0),
-        tokenizer=dict(name_or_path=vocab), embed_dim=16, queue_size=8, max_txt_len=12,
-        itm_seed=0, **kwargs)
+        vision_encoder=dict(
+            type='BlipViT', arch=dict(embed_dim=32, depth=2, num_heads=2), img_size=32, patch_size=8
+        ),
+        med_config=dict(
+            vocab_size=32,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=64,
+            dropout=0.0,
+        ),
+        tokenizer=dict(name_or_path=vocab),
+        embed_dim=16,
+        queue_size=8,
+        max_txt_len=12,
+        itm_seed=0,
+        **kwargs,
+    )
 
 
 def tiny(vocab: str, **kwargs) -> BlipRetrieval:
@@ -113,8 +135,9 @@ def official_scores(model: BlipRetrieval, img: torch.Tensor, k: int) -> tuple:
     t2i = torch.full((7, 3), -100.0)
     for t, row in enumerate(sims.t()):
         top_sim, top = row.topk(min(k, 3))
-        h = model.text_encoder(ids[t].repeat(len(top), 1), atts[t].repeat(len(top), 1),
-                               image_embeds[top])
+        h = model.text_encoder(
+            ids[t].repeat(len(top), 1), atts[t].repeat(len(top), 1), image_embeds[top]
+        )
         t2i[t, top] = model.itm_head(h[:, 0])[:, 1] + top_sim
     return i2t, t2i
 
@@ -136,49 +159,82 @@ def write_split(root) -> None:
     rng = np.random.default_rng(0)
     (root / 'images').mkdir()
     from PIL import Image
+
     anns = []
     for i in range(3):
         Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(
-            root / 'images' / f'{i}.png')
-        anns.append(dict(image=f'{i}.png', caption=[TEXTS[t].upper() + '.' for t, j in
-                                                     enumerate(TXT2IMG) if j == i]))
+            root / 'images' / f'{i}.png'
+        )
+        anns.append(
+            dict(
+                image=f'{i}.png',
+                caption=[TEXTS[t].upper() + '.' for t, j in enumerate(TXT2IMG) if j == i],
+            )
+        )
     (root / 'test.json').write_text(json.dumps(anns))
-    train = [dict(image=a['image'], caption=c, image_id=f'img{n}') for n, a in enumerate(anns)
-             for c in a['caption']]
+    train = [
+        dict(image=a['image'], caption=c, image_id=f'img{n}')
+        for n, a in enumerate(anns)
+        for c in a['caption']
+    ]
     (root / 'train.json').write_text(json.dumps(train))
 
 
 def test_datasets(tmp_path):
     write_split(tmp_path)
-    test = KarpathyRetrieval('test.json', data_root=str(tmp_path),
-                             data_prefix=dict(img_path='images'), test_mode=True)
+    test = KarpathyRetrieval(
+        'test.json', data_root=str(tmp_path), data_prefix=dict(img_path='images'), test_mode=True
+    )
     assert len(test) == 3 and test.num_texts == 7 and test.texts[0] == 'a red circle'
     assert test.txt2img == [0, 0, 1, 1, 1, 2, 2] and test.img2txt[1] == [2, 3, 4]
     item = test.get_data_info(1)
     assert item['text_idx'] == [2, 3, 4] and item['gt_caption'][0] == 'a small green triangle'
-    train = KarpathyRetrieval('train.json', data_root=str(tmp_path),
-                              data_prefix=dict(img_path='images'))
+    train = KarpathyRetrieval(
+        'train.json', data_root=str(tmp_path), data_prefix=dict(img_path='images')
+    )
     assert len(train) == 7 and train.num_images == 3
     assert [train.get_data_info(n)['image_idx'] for n in range(7)] == [0, 0, 1, 1, 1, 2, 2]
 
 
 def test_runner_evaluates_the_split(vocab, tmp_path):
     from mmengine.runner import Runner
+
     write_split(tmp_path)
-    pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(32, 32)),
-                dict(type='PackInputs', algorithm_keys=['gt_caption', 'image_idx', 'text_idx'])]
-    model = model_cfg(vocab, k_test=2, data_preprocessor=dict(
-        type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True))
+    pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(32, 32)),
+        dict(type='PackInputs', algorithm_keys=['gt_caption', 'image_idx', 'text_idx']),
+    ]
+    model = model_cfg(
+        vocab,
+        k_test=2,
+        data_preprocessor=dict(
+            type='ImgDataPreprocessor',
+            mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375],
+            bgr_to_rgb=True,
+        ),
+    )
     runner = Runner(
-        model=model, work_dir=str(tmp_path / 'work'), default_scope='blip_plugin',
+        model=model,
+        work_dir=str(tmp_path / 'work'),
+        default_scope='blip_plugin',
         test_dataloader=dict(
-            batch_size=2, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
-            dataset=dict(type='KarpathyRetrieval', ann_file='test.json', data_root=str(tmp_path),
-                         data_prefix=dict(img_path='images'), test_mode=True,
-                         pipeline=pipeline)),
+            batch_size=2,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            dataset=dict(
+                type='KarpathyRetrieval',
+                ann_file='test.json',
+                data_root=str(tmp_path),
+                data_prefix=dict(img_path='images'),
+                test_mode=True,
+                pipeline=pipeline,
+            ),
+        ),
         test_cfg=dict(type='BlipRetrievalTestLoop'),
-        test_evaluator=dict(type='BlipRetrievalRecall'))
+        test_evaluator=dict(type='BlipRetrievalRecall'),
+    )
     metrics = runner.test()
     assert set(metrics) >= {'retrieval/txt_r1', 'retrieval/img_r10', 'retrieval/r_mean'}
     assert metrics['retrieval/txt_r10'] == 100.0  # 3 images, 7 texts: all within top 10

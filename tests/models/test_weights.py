@@ -4,6 +4,7 @@ Checkpoints are small random ones written to tmp_path: official / LAVIS ``{'mode
 from timm's ViT and transformers' BLIP text decoder, Hugging Face ``save_pretrained`` folders,
 ``.bin`` files, pre-training layouts, wrong and unsafe files.
 """
+
 import argparse
 import logging
 from functools import partial
@@ -21,9 +22,18 @@ from blip_plugin.models import BlipCaption, BlipViT, MEDTransformer
 from blip_plugin.models.weights import load_blip_weights, read_state_dict
 
 DIM, DEPTH, HEADS, PATCH, VOCAB, MAXLEN = 32, 2, 4, 8, 40, 64
-TEXT = dict(vocab_size=VOCAB, hidden_size=DIM, encoder_hidden_size=DIM, intermediate_size=64,
-            num_hidden_layers=DEPTH, num_attention_heads=HEADS, max_position_embeddings=MAXLEN,
-            bos_token_id=1, sep_token_id=3, eos_token_id=3)
+TEXT = dict(
+    vocab_size=VOCAB,
+    hidden_size=DIM,
+    encoder_hidden_size=DIM,
+    intermediate_size=64,
+    num_hidden_layers=DEPTH,
+    num_attention_heads=HEADS,
+    max_position_embeddings=MAXLEN,
+    bos_token_id=1,
+    sep_token_id=3,
+    eos_token_id=3,
+)
 WORDS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'picture', 'of', 'red', 'square']
 
 
@@ -45,10 +55,21 @@ def _jitter(module: nn.Module, seed: int) -> nn.Module:
 
 def official_caption(img: int = 32, seed: int = 0) -> dict:
     """Official caption layout from timm's ViT and transformers' BlipTextLMHeadModel."""
-    vit = _jitter(VisionTransformer(
-        img_size=img, patch_size=PATCH, embed_dim=DIM, depth=DEPTH, num_heads=HEADS,
-        qkv_bias=True, class_token=True, global_pool='', num_classes=0,
-        norm_layer=partial(nn.LayerNorm, eps=1e-6)), seed)
+    vit = _jitter(
+        VisionTransformer(
+            img_size=img,
+            patch_size=PATCH,
+            embed_dim=DIM,
+            depth=DEPTH,
+            num_heads=HEADS,
+            qkv_bias=True,
+            class_token=True,
+            global_pool='',
+            num_classes=0,
+            norm_layer=partial(nn.LayerNorm, eps=1e-6),
+        ),
+        seed,
+    )
     text = _jitter(BlipTextLMHeadModel(BlipTextConfig(**TEXT)), seed + 1)
     sd = {f'visual_encoder.{k}': v for k, v in vit.state_dict().items()}
     sd.update({f'text_decoder.{k}': v for k, v in text.state_dict().items()})
@@ -63,13 +84,30 @@ def pretrain_extras(seed: int = 2) -> dict:
     for m in ('', '_m'):
         sd.update({f'text_encoder{m}.{k}': v for k, v in enc.state_dict().items()})
         sd[f'text_encoder{m}.embeddings.position_ids'] = torch.arange(MAXLEN)[None]
-        sd.update({f'{p}{m}.{w}': torch.randn(16, DIM) if w == 'weight' else torch.randn(16)
-                   for p in ('vision_proj', 'text_proj') for w in ('weight', 'bias')})
-    sd.update({k.replace('visual_encoder.', 'visual_encoder_m.'): v.clone()
-               for k, v in official_caption(seed=seed).items() if k.startswith('visual_encoder.')})
-    sd.update({'itm_head.weight': torch.randn(2, DIM), 'itm_head.bias': torch.randn(2),
-               'temp': torch.tensor(0.07), 'image_queue': torch.randn(16, 8),
-               'text_queue': torch.randn(16, 8), 'queue_ptr': torch.zeros(1, dtype=torch.long)})
+        sd.update(
+            {
+                f'{p}{m}.{w}': torch.randn(16, DIM) if w == 'weight' else torch.randn(16)
+                for p in ('vision_proj', 'text_proj')
+                for w in ('weight', 'bias')
+            }
+        )
+    sd.update(
+        {
+            k.replace('visual_encoder.', 'visual_encoder_m.'): v.clone()
+            for k, v in official_caption(seed=seed).items()
+            if k.startswith('visual_encoder.')
+        }
+    )
+    sd.update(
+        {
+            'itm_head.weight': torch.randn(2, DIM),
+            'itm_head.bias': torch.randn(2),
+            'temp': torch.tensor(0.07),
+            'image_queue': torch.randn(16, 8),
+            'text_queue': torch.randn(16, 8),
+            'queue_ptr': torch.zeros(1, dtype=torch.long),
+        }
+    )
     return sd
 
 
@@ -83,12 +121,26 @@ def vocab_dir(tmp_path):
 
 def caption_model(vocab_dir: str, img: int = 32) -> BlipCaption:
     return BlipCaption(
-        vision_encoder=dict(type='BlipViT', arch=dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS),
-                            img_size=img, patch_size=PATCH),
-        text_decoder=dict(type='MEDDecoder', config=dict(
-            vocab_size=VOCAB, hidden_size=DIM, num_layers=DEPTH, num_heads=HEADS,
-            intermediate_size=64, max_position_embeddings=MAXLEN, dropout=0.0)),
-        tokenizer=dict(name_or_path=vocab_dir)).eval()
+        vision_encoder=dict(
+            type='BlipViT',
+            arch=dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS),
+            img_size=img,
+            patch_size=PATCH,
+        ),
+        text_decoder=dict(
+            type='MEDDecoder',
+            config=dict(
+                vocab_size=VOCAB,
+                hidden_size=DIM,
+                num_layers=DEPTH,
+                num_heads=HEADS,
+                intermediate_size=64,
+                max_position_embeddings=MAXLEN,
+                dropout=0.0,
+            ),
+        ),
+        tokenizer=dict(name_or_path=vocab_dir),
+    ).eval()
 
 
 class RetrievalParts(nn.Module):
@@ -96,11 +148,20 @@ class RetrievalParts(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.vision_encoder = BlipViT(dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS),
-                                      img_size=32, patch_size=PATCH)
-        self.text_encoder = MEDTransformer(dict(
-            vocab_size=VOCAB, hidden_size=DIM, num_layers=DEPTH, num_heads=HEADS,
-            intermediate_size=64, max_position_embeddings=MAXLEN, encoder_width=DIM))
+        self.vision_encoder = BlipViT(
+            dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS), img_size=32, patch_size=PATCH
+        )
+        self.text_encoder = MEDTransformer(
+            dict(
+                vocab_size=VOCAB,
+                hidden_size=DIM,
+                num_layers=DEPTH,
+                num_heads=HEADS,
+                intermediate_size=64,
+                max_position_embeddings=MAXLEN,
+                encoder_width=DIM,
+            )
+        )
         self.vision_proj, self.text_proj = nn.Linear(DIM, 16), nn.Linear(DIM, 16)
         self.itm_head = nn.Linear(DIM, 2)
 
@@ -124,8 +185,7 @@ def _weights_equal(model: nn.Module, ref: dict, pairs: dict) -> None:
 
 
 # -- (b) pre-training layout ------------------------------------------------------------------
-def test_pretrain_checkpoint_into_caption_names_unused_parts(tmp_path, vocab_dir,
-                                                             warnings_seen):
+def test_pretrain_checkpoint_into_caption_names_unused_parts(tmp_path, vocab_dir, warnings_seen):
     sd = {**official_caption(), **pretrain_extras()}
     path = str(tmp_path / 'model_base.pth')
     torch.save({'model': sd}, path)
@@ -135,13 +195,25 @@ def test_pretrain_checkpoint_into_caption_names_unused_parts(tmp_path, vocab_dir
     assert any('text_encoder' in k for k in result['unused'])
     assert 'ptr_queue' in result['unused'] and 'vision_encoder_m.norm.weight' in result['unused']
     warning = next(w for w in warnings_seen if 'does not use' in w)
-    for part in ('text_encoder', 'text_encoder_m', 'vision_encoder_m', 'itm_head', 'temp',
-                 'image_queue', 'ptr_queue', 'vision_proj'):
+    for part in (
+        'text_encoder',
+        'text_encoder_m',
+        'vision_encoder_m',
+        'itm_head',
+        'temp',
+        'image_queue',
+        'ptr_queue',
+        'vision_proj',
+    ):
         assert f"'{part}'" in warning
-    _weights_equal(model, sd, {'vision_encoder.blocks.1.mlp.fc2.bias':
-                               'visual_encoder.blocks.1.mlp.fc2.bias',
-                               'text_decoder.transformer.layers.1.cross_attn.v.weight':
-                               'text_decoder.bert.encoder.layer.1.crossattention.self.value.weight'})
+    _weights_equal(
+        model,
+        sd,
+        {
+            'vision_encoder.blocks.1.mlp.fc2.bias': 'visual_encoder.blocks.1.mlp.fc2.bias',
+            'text_decoder.transformer.layers.1.cross_attn.v.weight': 'text_decoder.bert.encoder.layer.1.crossattention.self.value.weight',
+        },
+    )
 
 
 def test_model_that_needs_the_extra_parts_fails_on_a_caption_checkpoint(tmp_path):
@@ -154,18 +226,40 @@ def test_model_that_needs_the_extra_parts_fails_on_a_caption_checkpoint(tmp_path
     assert 'unexpected keys' in msg and "'text_decoder." in msg
     # with the parts it needs (and no decoder) it loads
     sd = {**official_caption(), **pretrain_extras()}
-    sd = {k: v for k, v in sd.items() if not k.startswith(('text_decoder', 'text_encoder_m',
-                                                             'visual_encoder_m', 'vision_proj_m',
-                                                             'text_proj_m', 'temp', 'image_q',
-                                                             'text_q', 'queue'))}
+    sd = {
+        k: v
+        for k, v in sd.items()
+        if not k.startswith(
+            (
+                'text_decoder',
+                'text_encoder_m',
+                'visual_encoder_m',
+                'vision_proj_m',
+                'text_proj_m',
+                'temp',
+                'image_q',
+                'text_q',
+                'queue',
+            )
+        )
+    }
     load_blip_weights(RetrievalParts(), sd)
 
 
 # -- (d) Hugging Face -------------------------------------------------------------------------
 def _hf_caption() -> BlipForConditionalGeneration:
-    cfg = BlipConfig(text_config=TEXT, vision_config=dict(
-        hidden_size=DIM, intermediate_size=4 * DIM, num_hidden_layers=DEPTH,
-        num_attention_heads=HEADS, image_size=32, patch_size=PATCH, layer_norm_eps=1e-6))
+    cfg = BlipConfig(
+        text_config=TEXT,
+        vision_config=dict(
+            hidden_size=DIM,
+            intermediate_size=4 * DIM,
+            num_hidden_layers=DEPTH,
+            num_attention_heads=HEADS,
+            image_size=32,
+            patch_size=PATCH,
+            layer_norm_eps=1e-6,
+        ),
+    )
     return _jitter(BlipForConditionalGeneration(cfg), 3)
 
 
@@ -183,8 +277,9 @@ def test_hf_save_pretrained_and_bin_load_with_parity(tmp_path, vocab_dir):
         ref = hf.vision_model(pixel_values=images).last_hidden_state
         torch.testing.assert_close(model.vision_encoder(images), ref, atol=1e-5, rtol=0)
         ref_logits = hf.text_decoder(input_ids=ids, encoder_hidden_states=ref).logits
-        torch.testing.assert_close(model.text_decoder(ids, image_embeds=ref), ref_logits,
-                                   atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            model.text_decoder(ids, image_embeds=ref), ref_logits, atol=1e-4, rtol=0
+        )
 
     for source in (str(tmp_path / 'bin'), str(tmp_path / 'bin' / 'pytorch_model.bin')):
         other = caption_model(vocab_dir)
@@ -211,9 +306,16 @@ def test_224_checkpoint_into_384_model_resizes_pos_embed(tmp_path, vocab_dir):
 # -- (f) wrong checkpoints --------------------------------------------------------------------
 def test_resnet_checkpoint_is_refused(tmp_path, vocab_dir):
     path = str(tmp_path / 'resnet50.pth')
-    torch.save({'state_dict': {'conv1.weight': torch.zeros(64, 3, 7, 7),
-                               'layer1.0.conv1.weight': torch.zeros(64, 64, 1, 1),
-                               'fc.weight': torch.zeros(1000, 2048)}}, path)
+    torch.save(
+        {
+            'state_dict': {
+                'conv1.weight': torch.zeros(64, 3, 7, 7),
+                'layer1.0.conv1.weight': torch.zeros(64, 64, 1, 1),
+                'fc.weight': torch.zeros(1000, 2048),
+            }
+        },
+        path,
+    )
     with pytest.raises(ValueError, match='not a BLIP state dict.*conv1.weight'):
         load_blip_weights(caption_model(vocab_dir), path)
 
@@ -228,10 +330,14 @@ def test_missing_and_unexpected_layers_are_named(tmp_path, vocab_dir):
         load_blip_weights(caption_model(vocab_dir), path)
     msg = str(info.value)
     assert path in msg and 'BlipCaption' in msg
-    assert '26 missing keys' in msg and "'text_decoder.transformer.layers.1.self_attn.q.weight'" in msg
+    assert (
+        '26 missing keys' in msg and "'text_decoder.transformer.layers.1.self_attn.q.weight'" in msg
+    )
     assert '1 unexpected keys' in msg and "'vision_encoder.blocks.7.norm1.weight'" in msg
     result = load_blip_weights(caption_model(vocab_dir), path, strict=False)
-    assert len(result['missing']) == 26 and result['unexpected'] == ['vision_encoder.blocks.7.norm1.weight']
+    assert len(result['missing']) == 26 and result['unexpected'] == [
+        'vision_encoder.blocks.7.norm1.weight'
+    ]
 
 
 def test_shape_mismatch_is_named(tmp_path, vocab_dir):
@@ -287,6 +393,7 @@ def test_lm_head_that_differs_from_the_embeddings_is_an_error(vocab_dir):
 
 def test_model_wrapper_is_unwrapped(vocab_dir):
     from mmengine.model import MMDistributedDataParallel
+
     model = caption_model(vocab_dir)
     wrapper = MMDistributedDataParallel.__new__(MMDistributedDataParallel)
     nn.Module.__init__(wrapper)
@@ -303,18 +410,31 @@ def _official_pretrain() -> dict:
     cap, extra = official_caption(), pretrain_extras()
     for k in list(extra):
         if k.startswith('text_encoder.') and '.attention.' not in k and 'position_ids' not in k:
-            extra[k] = cap['text_decoder.bert.' + k[len('text_encoder.'):]]
+            extra[k] = cap['text_decoder.bert.' + k[len('text_encoder.') :]]
     return {**cap, **extra}
 
 
 def _task_model(module: str, cls: str, vocab_dir: str) -> nn.Module:
     model_cls = getattr(pytest.importorskip(f'blip_plugin.models.blip.{module}'), cls)
     return model_cls(
-        vision_encoder=dict(type='BlipViT', arch=dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS),
-                            img_size=32, patch_size=PATCH),
-        med_config=dict(vocab_size=VOCAB, hidden_size=DIM, num_layers=DEPTH, num_heads=HEADS,
-                        intermediate_size=64, max_position_embeddings=MAXLEN),
-        tokenizer=dict(name_or_path=vocab_dir), embed_dim=16, queue_size=8)
+        vision_encoder=dict(
+            type='BlipViT',
+            arch=dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS),
+            img_size=32,
+            patch_size=PATCH,
+        ),
+        med_config=dict(
+            vocab_size=VOCAB,
+            hidden_size=DIM,
+            num_layers=DEPTH,
+            num_heads=HEADS,
+            intermediate_size=64,
+            max_position_embeddings=MAXLEN,
+        ),
+        tokenizer=dict(name_or_path=vocab_dir),
+        embed_dim=16,
+        queue_size=8,
+    )
 
 
 def test_pretrain_checkpoint_into_pretrain_and_retrieval(tmp_path, vocab_dir):
@@ -328,15 +448,19 @@ def test_pretrain_checkpoint_into_pretrain_and_retrieval(tmp_path, vocab_dir):
     retrieval = _task_model('retrieval', 'BlipRetrieval', vocab_dir)
     result = load_blip_weights(retrieval, path)
     assert {k.split('.')[0] for k in result['unused']} == {'text_decoder'}
-    _weights_equal(retrieval, sd, {'text_encoder_m.layers.0.cross_attn.k.bias':
-                                   'text_encoder_m.encoder.layer.0.crossattention.self.key.bias',
-                                   'image_queue': 'image_queue'})
+    _weights_equal(
+        retrieval,
+        sd,
+        {
+            'text_encoder_m.layers.0.cross_attn.k.bias': 'text_encoder_m.encoder.layer.0.crossattention.self.key.bias',
+            'image_queue': 'image_queue',
+        },
+    )
 
 
 def test_caption_checkpoint_into_retrieval_names_what_is_missing(tmp_path, vocab_dir):
     with pytest.raises(ValueError) as info:
-        load_blip_weights(_task_model('retrieval', 'BlipRetrieval', vocab_dir),
-                          official_caption())
+        load_blip_weights(_task_model('retrieval', 'BlipRetrieval', vocab_dir), official_caption())
     msg = str(info.value)
     assert 'BlipRetrieval' in msg and "'text_encoder.embeddings.word.weight'" in msg
     assert "'vision_proj': 2" in msg and "'text_encoder_m': " in msg
@@ -358,5 +482,6 @@ def test_checkpoint_dicts_and_ddp_prefixes_are_unwrapped(vocab_dir):
     assert result['format'] == 'official'
     _weights_equal(model, sd, {'vision_encoder.pos_embed': 'visual_encoder.pos_embed'})
     with pytest.raises(ValueError, match=r'^epoch_3\.pth .*missing keys'):
-        load_blip_weights(model, {'model': {k: v for k, v in sd.items() if 'norm' not in k}},
-                          name='epoch_3.pth')
+        load_blip_weights(
+            model, {'model': {k: v for k, v in sd.items() if 'norm' not in k}}, name='epoch_3.pth'
+        )

@@ -1,4 +1,5 @@
 """tools/model_converters/blip_to_plugin.py: any BLIP checkpoint -> this plugin's names."""
+
 import argparse
 import importlib.util
 import os
@@ -32,18 +33,32 @@ tool = _load_tool()
 def official_decoder_checkpoint() -> dict:
     """An official-layout caption decoder (tied LM head, position_ids) plus a 1-block ViT."""
     torch.manual_seed(0)
-    text = BlipTextLMHeadModel(BlipTextConfig(
-        vocab_size=40, hidden_size=32, encoder_hidden_size=32, intermediate_size=64,
-        num_hidden_layers=1, num_attention_heads=4, max_position_embeddings=16,
-        bos_token_id=1, sep_token_id=3, eos_token_id=3))
+    text = BlipTextLMHeadModel(
+        BlipTextConfig(
+            vocab_size=40,
+            hidden_size=32,
+            encoder_hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            max_position_embeddings=16,
+            bos_token_id=1,
+            sep_token_id=3,
+            eos_token_id=3,
+        )
+    )
     sd = {f'text_decoder.{k}': v for k, v in text.state_dict().items()}
     sd['text_decoder.bert.embeddings.position_ids'] = torch.arange(16)[None]
-    sd.update({'visual_encoder.cls_token': torch.randn(1, 1, 32),
-               'visual_encoder.pos_embed': torch.randn(1, 5, 32),
-               'visual_encoder.patch_embed.proj.weight': torch.randn(32, 3, 8, 8),
-               'visual_encoder.patch_embed.proj.bias': torch.randn(32),
-               'visual_encoder.norm.weight': torch.randn(32),
-               'visual_encoder.norm.bias': torch.randn(32)})
+    sd.update(
+        {
+            'visual_encoder.cls_token': torch.randn(1, 1, 32),
+            'visual_encoder.pos_embed': torch.randn(1, 5, 32),
+            'visual_encoder.patch_embed.proj.weight': torch.randn(32, 3, 8, 8),
+            'visual_encoder.patch_embed.proj.bias': torch.randn(32),
+            'visual_encoder.norm.weight': torch.randn(32),
+            'visual_encoder.norm.bias': torch.randn(32),
+        }
+    )
     return sd
 
 
@@ -75,16 +90,21 @@ def test_official_to_safetensors_with_tied_weights(tmp_path, official_file):
     with safe_open(dst, framework='pt') as f:
         assert f.metadata() == {'source_format': 'official', 'source': os.path.abspath(src)}
     out = read_state_dict(dst)
-    assert torch.equal(out['text_decoder.lm_head.decoder.weight'],
-                       sd['text_decoder.bert.embeddings.word_embeddings.weight'])
+    assert torch.equal(
+        out['text_decoder.lm_head.decoder.weight'],
+        sd['text_decoder.bert.embeddings.word_embeddings.weight'],
+    )
     assert 'text_decoder.transformer.embeddings.word.weight' in out
 
 
 def test_mmpretrain_source_and_wrong_format(tmp_path, official_file, capsys):
     _, sd = official_file
-    mm = {k.replace('text_decoder.', 'seq_gen_head.decoder.')
-           .replace('visual_encoder.patch_embed.proj.', 'visual_encoder.patch_embed.projection.')
-           .replace('visual_encoder.norm.', 'visual_encoder.ln1.'): v for k, v in sd.items()}
+    mm = {
+        k.replace('text_decoder.', 'seq_gen_head.decoder.')
+        .replace('visual_encoder.patch_embed.proj.', 'visual_encoder.patch_embed.projection.')
+        .replace('visual_encoder.norm.', 'visual_encoder.ln1.'): v
+        for k, v in sd.items()
+    }
     src = str(tmp_path / 'mm.pth')
     torch.save({'state_dict': mm, 'meta': {'mmpretrain_version': '1.2.0'}}, src)
     assert tool.main([src, str(tmp_path / 'a.pth')]) == 0
@@ -92,7 +112,9 @@ def test_mmpretrain_source_and_wrong_format(tmp_path, official_file, capsys):
     assert a['meta']['source_format'] == 'mmpretrain'
     assert tool.main([src, str(tmp_path / 'b.pth'), '--format', 'official']) == 1
     err = capsys.readouterr().err
-    assert 'no mapping' in err and 'seq_gen_head.decoder.bert.embeddings.word_embeddings.weight' in err
+    assert (
+        'no mapping' in err and 'seq_gen_head.decoder.bert.embeddings.word_embeddings.weight' in err
+    )
     assert not (tmp_path / 'b.pth').exists()
 
 
@@ -118,9 +140,16 @@ def test_bad_destination(tmp_path, official_file, capsys):
 def test_command_line(tmp_path, official_file):
     src, _ = official_file
     dst = str(tmp_path / 'cli.pth')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]))
-    proc = subprocess.run([sys.executable, str(SCRIPT), src, dst], capture_output=True,
-                          text=True, env=env, timeout=120)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')])
+    )
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), src, dst],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert '(official, ' in proc.stdout and os.path.isfile(dst)
 

@@ -1,5 +1,6 @@
 """The zoo tables are generated from the metafiles, and every metafile row is true: each model
 builds from its config with the parameter count the metafile states."""
+
 import os.path as osp
 import runpy
 
@@ -11,8 +12,11 @@ from blip_plugin.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # Counts mmpretrain publishes for the same released models (its BLIP model zoo page).
-PUBLISHED = {'blip-base_caption': 223971644, 'blip-base_vqa': 361478972,
-             'blip-base_retrieval': 447486979}
+PUBLISHED = {
+    'blip-base_caption': 223971644,
+    'blip-base_vqa': 361478972,
+    'blip-base_retrieval': 447486979,
+}
 
 
 def test_tables_are_up_to_date() -> None:
@@ -24,8 +28,9 @@ def test_tables_are_up_to_date() -> None:
 def bert_sized_vocab(tmp_path_factory) -> str:
     """A vocab.txt of bert-base-uncased's size (30522), so the real configs build offline."""
     d = tmp_path_factory.mktemp('bert_vocab')
-    special = ['[PAD]'] + [f'[unused{i}]' for i in range(99)] + ['[UNK]', '[CLS]', '[SEP]',
-                                                                   '[MASK]']
+    special = (
+        ['[PAD]'] + [f'[unused{i}]' for i in range(99)] + ['[UNK]', '[CLS]', '[SEP]', '[MASK]']
+    )
     words = [f'w{i}' for i in range(30522 - len(special))]
     (d / 'vocab.txt').write_text('\n'.join(special + words) + '\n')
     return str(d)

@@ -9,6 +9,7 @@ SRC: an official BLIP / LAVIS ``.pth``, an mmpretrain ``.pth``, a Hugging Face `
 file's metadata). ``--trust-pickle`` unpickles a legacy file that holds more than tensors
 (``weights_only=False``): it can run code, so use it only on files from a source you trust.
 """
+
 import argparse
 import os
 import sys
@@ -19,19 +20,27 @@ import torch
 from blip_plugin.models.convert import convert_state_dict, detect_format
 from blip_plugin.models.weights import read_state_dict
 
-TRUST_WARNING = ('WARNING: --trust-pickle: {src} is unpickled with weights_only=False, which '
-                 'can run arbitrary code. Do this only for a file from a source you trust.')
+TRUST_WARNING = (
+    'WARNING: --trust-pickle: {src} is unpickled with weights_only=False, which '
+    'can run arbitrary code. Do this only for a file from a source you trust.'
+)
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('src', help='checkpoint file or Hugging Face model directory')
     parser.add_argument('dst', help='output .pth or .safetensors')
-    parser.add_argument('--format', default='auto',
-                        choices=['auto', 'official', 'mmpretrain', 'hf', 'blip_plugin'],
-                        help='format of SRC; auto detects it from the keys')
-    parser.add_argument('--trust-pickle', action='store_true',
-                        help='allow unpickling arbitrary objects (trusted files only)')
+    parser.add_argument(
+        '--format',
+        default='auto',
+        choices=['auto', 'official', 'mmpretrain', 'hf', 'blip_plugin'],
+        help='format of SRC; auto detects it from the keys',
+    )
+    parser.add_argument(
+        '--trust-pickle',
+        action='store_true',
+        help='allow unpickling arbitrary objects (trusted files only)',
+    )
     return parser.parse_args(argv)
 
 
@@ -58,6 +67,7 @@ def convert_file(src: str, dst: str, fmt: str = 'auto', trust_pickle: bool = Fal
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
     if dst.endswith('.safetensors'):
         from safetensors.torch import save_file
+
         save_file(_unshare(converted), dst, metadata=meta)
     else:
         torch.save({'state_dict': converted, 'meta': meta}, dst)

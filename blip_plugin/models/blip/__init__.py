@@ -1,4 +1,5 @@
 """Task models: captioning, pre-training, retrieval, VQA."""
+
 from .caption import BlipCaption
 from .pretrain import BlipPretrain
 from .retrieval import BlipRetrieval

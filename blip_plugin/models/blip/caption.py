@@ -1,4 +1,5 @@
 """Image captioning: ViT + image-grounded text decoder (paper section 5.2)."""
+
 from typing import Optional
 
 import torch
@@ -12,14 +13,25 @@ from ..med.tokenizer import load_tokenizer
 __all__ = ['BlipCaption']
 
 # Parts of BLIP checkpoints (pre-training, retrieval) that captioning does not use.
-NON_CAPTION_PARTS = ('text_encoder', 'text_encoder_m', 'vision_encoder_m', 'vision_proj',
-                     'text_proj', 'vision_proj_m', 'text_proj_m', 'itm_head', 'temp',
-                     'image_queue', 'text_queue', 'idx_queue', 'ptr_queue')
+NON_CAPTION_PARTS = (
+    'text_encoder',
+    'text_encoder_m',
+    'vision_encoder_m',
+    'vision_proj',
+    'text_proj',
+    'vision_proj_m',
+    'text_proj_m',
+    'itm_head',
+    'temp',
+    'image_queue',
+    'text_queue',
+    'idx_queue',
+    'ptr_queue',
+)
 SAMPLE_REPETITION_PENALTY = 1.1
 
 
-def build_vision_and_decoder(vision_encoder: dict, text_decoder: dict,
-                             tokenizer_len: int) -> tuple:
+def build_vision_and_decoder(vision_encoder: dict, text_decoder: dict, tokenizer_len: int) -> tuple:
     """Build the ViT and the decoder. The decoder's cross-attention width defaults to the
     ViT's width (as the official ``med_config.encoder_width = vision_width``) and its
     vocabulary, when ``vocab_size`` is None, to the tokenizer's length."""
@@ -55,17 +67,27 @@ class BlipCaption(BaseModel):
 
     unused_weight_prefixes = NON_CAPTION_PARTS
 
-    def __init__(self, vision_encoder: dict, text_decoder: dict, tokenizer: dict,
-                 prompt: str = 'a picture of ', max_txt_len: int = 40,
-                 generation: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        vision_encoder: dict,
+        text_decoder: dict,
+        tokenizer: dict,
+        prompt: str = 'a picture of ',
+        max_txt_len: int = 40,
+        generation: Optional[dict] = None,
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.tokenizer = load_tokenizer(**tokenizer)
         self.vision_encoder, self.text_decoder = build_vision_and_decoder(
-            vision_encoder, text_decoder, len(self.tokenizer))
+            vision_encoder, text_decoder, len(self.tokenizer)
+        )
         if len(self.tokenizer) > self.text_decoder.config.vocab_size:
-            raise ValueError(f'the tokenizer has {len(self.tokenizer)} tokens but the decoder '
-                             f'vocabulary only {self.text_decoder.config.vocab_size}')
+            raise ValueError(
+                f'the tokenizer has {len(self.tokenizer)} tokens but the decoder '
+                f'vocabulary only {self.text_decoder.config.vocab_size}'
+            )
         self.prompt = prompt
         # the prompt's tokens after [DEC], without the trailing [SEP]
         self.prompt_length = len(self.tokenizer(prompt).input_ids) - 1
@@ -83,15 +105,21 @@ class BlipCaption(BaseModel):
         return self.vision_encoder(images)
 
     def _tokenize(self, texts: list) -> tuple:
-        tok = self.tokenizer(texts, padding='longest', truncation=True,
-                             max_length=self.max_txt_len, return_tensors='pt')
+        tok = self.tokenizer(
+            texts,
+            padding='longest',
+            truncation=True,
+            max_length=self.max_txt_len,
+            return_tensors='pt',
+        )
         input_ids = tok.input_ids.to(self.device)
         input_ids[:, 0] = self.tokenizer.bos_token_id  # [CLS] -> [DEC]
         return input_ids, tok.attention_mask.to(self.device)
 
     # -- runner API ---------------------------------------------------------------------------
-    def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
-                mode: str = 'loss'):
+    def forward(
+        self, inputs: torch.Tensor, data_samples: Optional[list] = None, mode: str = 'loss'
+    ):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'predict':
@@ -105,13 +133,13 @@ class BlipCaption(BaseModel):
         captions = [self.prompt + _one_caption(s) for s in data_samples]
         input_ids, attention_mask = self._tokenize(captions)
         labels = input_ids.masked_fill(input_ids == self.tokenizer.pad_token_id, -100)
-        labels[:, :self.prompt_length] = -100
+        labels[:, : self.prompt_length] = -100
         image_embeds = self.encode_image(inputs)
-        return dict(loss_lm=self.text_decoder.loss(input_ids, attention_mask, image_embeds,
-                                                   labels))
+        return dict(loss_lm=self.text_decoder.loss(input_ids, attention_mask, image_embeds, labels))
 
-    def predict(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
-                **overrides) -> list:
+    def predict(
+        self, inputs: torch.Tensor, data_samples: Optional[list] = None, **overrides
+    ) -> list:
         captions = self.generate_captions(inputs, **overrides)
         if data_samples is None:
             data_samples = [DataSample() for _ in captions]
@@ -132,13 +160,18 @@ class BlipCaption(BaseModel):
         image_embeds = self.encode_image(images)
         prompt_ids, _ = self._tokenize([self.prompt] * images.shape[0])
         prompt_ids = prompt_ids[:, :-1]  # drop [SEP]: the caption continues the prompt
-        out = generate(self.text_decoder, prompt_ids, image_embeds,
-                       eos_token_id=self.tokenizer.sep_token_id,
-                       pad_token_id=self.tokenizer.pad_token_id, **kwargs)
+        out = generate(
+            self.text_decoder,
+            prompt_ids,
+            image_embeds,
+            eos_token_id=self.tokenizer.sep_token_id,
+            pad_token_id=self.tokenizer.pad_token_id,
+            **kwargs,
+        )
         texts = self.tokenizer.batch_decode(out, skip_special_tokens=True)
         # the official model strips the prompt by its length in characters
-        captions = [t[len(self.prompt):] for t in texts]
-        return captions if n == 1 else [captions[i:i + n] for i in range(0, len(captions), n)]
+        captions = [t[len(self.prompt) :] for t in texts]
+        return captions if n == 1 else [captions[i : i + n] for i in range(0, len(captions), n)]
 
 
 def _one_caption(sample) -> str:

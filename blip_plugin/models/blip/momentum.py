@@ -1,6 +1,7 @@
 """Momentum encoders (exponential moving averages of the online encoders) and the ramp-up
 of the momentum-distillation weight (paper section 3.2; official ``copy_params``,
 ``_momentum_update`` and the ``alpha`` schedules of pretrain.py / train_retrieval.py)."""
+
 import copy
 from typing import Optional
 
@@ -15,8 +16,14 @@ from ..heads.itc import all_gather_with_grad, concat_all_gather, get_dist_info
 from ..heads.itm import itm_logits, itm_loss, negative_weights, sample_negatives
 from ..med import MEDConfig, MEDTransformer, load_tokenizer
 
-__all__ = ['momentum_copy', 'check_pairs', 'momentum_update', 'ramped_alpha',
-           'MomentumAlignBase', 'bert_init']
+__all__ = [
+    'momentum_copy',
+    'check_pairs',
+    'momentum_update',
+    'ramped_alpha',
+    'MomentumAlignBase',
+    'bert_init',
+]
 
 
 def momentum_copy(module: nn.Module) -> nn.Module:
@@ -33,8 +40,9 @@ def check_pairs(pairs: list[tuple[nn.Module, nn.Module]]) -> None:
         a = [(n, p.shape) for n, p in online.named_parameters()]
         b = [(n, p.shape) for n, p in twin.named_parameters()]
         if a != b:
-            raise ValueError(f'{type(online).__name__} and its momentum copy differ in their '
-                             'parameters')
+            raise ValueError(
+                f'{type(online).__name__} and its momentum copy differ in their parameters'
+            )
 
 
 @torch.no_grad()
@@ -92,12 +100,22 @@ class MomentumAlignBase(BaseModel):
         init_cfg: MMEngine init config.
     """
 
-    def __init__(self, vision_encoder: dict, med_config: dict, tokenizer: dict,
-                 embed_dim: int = 256, queue_size: int = 57600, momentum: float = 0.995,
-                 alpha: float = 0.4, alpha_warmup_epochs: float = 1.0, max_txt_len: int = 35,
-                 negative_all_rank: bool = True, itm_seed: Optional[int] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        vision_encoder: dict,
+        med_config: dict,
+        tokenizer: dict,
+        embed_dim: int = 256,
+        queue_size: int = 57600,
+        momentum: float = 0.995,
+        alpha: float = 0.4,
+        alpha_warmup_epochs: float = 1.0,
+        max_txt_len: int = 35,
+        negative_all_rank: bool = True,
+        itm_seed: Optional[int] = None,
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.vision_encoder = MODELS.build(vision_encoder)
         vision_width = self.vision_encoder.embed_dim
@@ -106,8 +124,10 @@ class MomentumAlignBase(BaseModel):
         bert_init(self.text_encoder)
         self.tokenizer = load_tokenizer(**tokenizer)
         if len(self.tokenizer) > self.med_config.vocab_size:
-            raise ValueError(f'the tokenizer has {len(self.tokenizer)} tokens but the MED '
-                             f'vocabulary only {self.med_config.vocab_size}')
+            raise ValueError(
+                f'the tokenizer has {len(self.tokenizer)} tokens but the MED '
+                f'vocabulary only {self.med_config.vocab_size}'
+            )
         text_width = self.med_config.hidden_size
         self.vision_proj = nn.Linear(vision_width, embed_dim)
         self.text_proj = nn.Linear(text_width, embed_dim)
@@ -131,10 +151,12 @@ class MomentumAlignBase(BaseModel):
 
     @property
     def momentum_pairs(self) -> list:
-        return [(self.vision_encoder, self.vision_encoder_m),
-                (self.vision_proj, self.vision_proj_m),
-                (self.text_encoder, self.text_encoder_m),
-                (self.text_proj, self.text_proj_m)]
+        return [
+            (self.vision_encoder, self.vision_encoder_m),
+            (self.vision_proj, self.vision_proj_m),
+            (self.text_encoder, self.text_encoder_m),
+            (self.text_proj, self.text_proj_m),
+        ]
 
     @property
     def device(self) -> torch.device:
@@ -152,8 +174,13 @@ class MomentumAlignBase(BaseModel):
     def tokenize(self, texts: list) -> tuple[torch.Tensor, torch.Tensor]:
         """Texts -> ([CLS] ids (B, L), mask (B, L)), padded to ``max_txt_len`` (as the
         official model, so that ranks gather equal shapes)."""
-        tok = self.tokenizer(list(texts), padding='max_length', truncation=True,
-                             max_length=self.max_txt_len, return_tensors='pt')
+        tok = self.tokenizer(
+            list(texts),
+            padding='max_length',
+            truncation=True,
+            max_length=self.max_txt_len,
+            return_tensors='pt',
+        )
         return tok.input_ids.to(self.device), tok.attention_mask.to(self.device)
 
     def image_features(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,15 +188,15 @@ class MomentumAlignBase(BaseModel):
         image_embeds = self.vision_encoder(images)
         return image_embeds, F.normalize(self.vision_proj(image_embeds[:, 0]), dim=-1)
 
-    def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-                      ) -> torch.Tensor:
+    def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Unimodal text encoder ([CLS]) -> ITC features (B, E)."""
         h = self.text_encoder(input_ids, attention_mask)  # (B, L, H)
         return F.normalize(self.text_proj(h[:, 0]), dim=-1)
 
     @torch.no_grad()
-    def momentum_features(self, images: torch.Tensor, input_ids: torch.Tensor,
-                          attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def momentum_features(
+        self, images: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Update the momentum twins, then their ITC features (B, E) of images and texts."""
         momentum_update(self.momentum_pairs, self.momentum)
         image_m = F.normalize(self.vision_proj_m(self.vision_encoder_m(images)[:, 0]), dim=-1)
@@ -194,9 +221,16 @@ class MomentumAlignBase(BaseModel):
             self._itm_generator = torch.Generator().manual_seed(seed)
         return self._itm_generator
 
-    def itm_loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 image_embeds: torch.Tensor, sim_i2t: torch.Tensor, sim_t2i: torch.Tensor,
-                 positive: torch.Tensor, eps: float) -> torch.Tensor:
+    def itm_loss(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        image_embeds: torch.Tensor,
+        sim_i2t: torch.Tensor,
+        sim_t2i: torch.Tensor,
+        positive: torch.Tensor,
+        eps: float,
+    ) -> torch.Tensor:
         """ITM with one hard negative text per image and one hard negative image per text.
 
         Args:
@@ -213,7 +247,7 @@ class MomentumAlignBase(BaseModel):
         neg_text = sample_negatives(negative_weights(sim_i2t, positive, eps), gen)  # (Bq,)
         neg_image = sample_negatives(negative_weights(sim_t2i, positive, eps), gen)  # (Bq,)
         if self.negative_all_rank and world > 1:
-            neg_text, neg_image = (x[rank * B:(rank + 1) * B] for x in (neg_text, neg_image))
+            neg_text, neg_image = (x[rank * B : (rank + 1) * B] for x in (neg_text, neg_image))
             images_world = all_gather_with_grad(image_embeds)  # (B_g, 1+N, D)
             ids_world = concat_all_gather(input_ids)
             atts_world = concat_all_gather(attention_mask)

@@ -7,6 +7,7 @@ the contrastive targets and the hard negatives use the momentum features and the
 of every rank, negatives are drawn with one seeded generator that every rank advances
 identically, and the LM loss is a mean over the global batch's tokens.
 """
+
 from typing import Optional
 
 import torch
@@ -69,17 +70,32 @@ class BlipPretrain(MomentumAlignBase):
             ``data_preprocessor``, ``init_cfg``).
     """
 
-    def __init__(self, vision_encoder: dict, med_config: dict, tokenizer: dict,
-                 share: str = 'all_but_self_attn', label_smoothing: float = 0.1,
-                 max_txt_len: int = 30, alpha_warmup_epochs: float = 2.0, **kwargs) -> None:
-        super().__init__(vision_encoder, med_config, tokenizer, max_txt_len=max_txt_len,
-                         alpha_warmup_epochs=alpha_warmup_epochs, **kwargs)
+    def __init__(
+        self,
+        vision_encoder: dict,
+        med_config: dict,
+        tokenizer: dict,
+        share: str = 'all_but_self_attn',
+        label_smoothing: float = 0.1,
+        max_txt_len: int = 30,
+        alpha_warmup_epochs: float = 2.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            vision_encoder,
+            med_config,
+            tokenizer,
+            max_txt_len=max_txt_len,
+            alpha_warmup_epochs=alpha_warmup_epochs,
+            **kwargs,
+        )
         self.text_decoder = MEDDecoder(self.med_config, label_smoothing=label_smoothing)
         self.share = share
         share_encoder_decoder(self.text_encoder, self.text_decoder, share)
 
-    def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
-                mode: str = 'loss'):
+    def forward(
+        self, inputs: torch.Tensor, data_samples: Optional[list] = None, mode: str = 'loss'
+    ):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'tensor':
@@ -92,8 +108,7 @@ class BlipPretrain(MomentumAlignBase):
             state_dict[prefix + 'ptr_queue'] = state_dict.pop(prefix + 'queue_ptr')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def loss(self, inputs: torch.Tensor, data_samples: list,
-             alpha: Optional[float] = None) -> dict:
+    def loss(self, inputs: torch.Tensor, data_samples: list, alpha: Optional[float] = None) -> dict:
         """ITC, ITM and LM losses of a batch of images (B, 3, H, W) and their captions
         (``gt_caption`` of each data sample). ``alpha`` overrides the ramped schedule."""
         texts = [_caption(s) for s in data_samples]
@@ -113,28 +128,43 @@ class BlipPretrain(MomentumAlignBase):
         image_bank = torch.cat([image_feat_m_g.t(), self.image_queue.clone()], dim=1)
         text_bank = torch.cat([text_feat_m_g.t(), self.text_queue.clone()], dim=1)
         targets = one_hot_targets(B, image_bank.shape[1], rank * B, self.device)
-        loss_itc, _, _ = itc_loss(image_feat, text_feat, image_feat_m, text_feat_m,
-                                  image_bank, text_bank, self.temp, targets, alpha)
-        enqueue([self.image_queue, self.text_queue], self.ptr_queue,
-                [image_feat_m_g, text_feat_m_g])
+        loss_itc, _, _ = itc_loss(
+            image_feat,
+            text_feat,
+            image_feat_m,
+            text_feat_m,
+            image_bank,
+            text_bank,
+            self.temp,
+            targets,
+            alpha,
+        )
+        enqueue(
+            [self.image_queue, self.text_queue], self.ptr_queue, [image_feat_m_g, text_feat_m_g]
+        )
 
         # ITM: negatives weighted by online-vs-momentum similarity (official pre-training)
         with torch.no_grad():
             q_image, q_text = self.gather_queries(image_feat, text_feat)
-            c_image, c_text = ((image_feat_m_g, text_feat_m_g) if self.negative_all_rank
-                               else (image_feat_m, text_feat_m))
+            c_image, c_text = (
+                (image_feat_m_g, text_feat_m_g)
+                if self.negative_all_rank
+                else (image_feat_m, text_feat_m)
+            )
             positive = torch.eye(q_image.shape[0], dtype=torch.bool, device=self.device)
             sim_i2t = q_image @ c_text.t() / self.temp  # (Bq, Bq)
             sim_t2i = q_text @ c_image.t() / self.temp
-        loss_itm = self.itm_loss(self.encoder_ids(input_ids), atts, image_embeds, sim_i2t,
-                                 sim_t2i, positive, eps=1e-4)
+        loss_itm = self.itm_loss(
+            self.encoder_ids(input_ids), atts, image_embeds, sim_i2t, sim_t2i, positive, eps=1e-4
+        )
 
         # LM: [DEC] captions, label-smoothed, mean over the global batch's tokens
         dec_ids = input_ids.clone()
         dec_ids[:, 0] = self.tokenizer.bos_token_id
         labels = dec_ids.masked_fill(dec_ids == self.tokenizer.pad_token_id, -100)
-        per_seq = self.text_decoder.loss(dec_ids, atts, image_embeds, labels,
-                                         reduction='none')  # (B,)
+        per_seq = self.text_decoder.loss(
+            dec_ids, atts, image_embeds, labels, reduction='none'
+        )  # (B,)
         local_tokens = (labels[:, 1:] != -100).sum().float()
         global_tokens = all_reduce_sum(local_tokens).clamp(min=1)
         loss_lm = per_seq.sum() * get_dist_info()[1] / global_tokens
@@ -144,8 +174,7 @@ class BlipPretrain(MomentumAlignBase):
 def _caption(sample) -> str:
     caption = sample.get('gt_caption') if isinstance(sample, DataSample) else sample
     if isinstance(caption, (list, tuple)) or not caption:
-        raise ValueError('pre-training samples need one caption each (gt_caption: str); '
-                         f'got {caption!r}')
+        raise ValueError(
+            f'pre-training samples need one caption each (gt_caption: str); got {caption!r}'
+        )
     return caption
-
-

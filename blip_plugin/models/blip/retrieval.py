@@ -7,6 +7,7 @@ re-scores the top ``k_test`` of every image and of every text with ITM. The re-r
 grouped by image: one image's cross-attention keys/values are computed once and shared by
 all its candidate texts, and a pair wanted by both directions is scored once.
 """
+
 from typing import Optional
 
 import torch
@@ -20,8 +21,15 @@ from .momentum import MomentumAlignBase, ramped_alpha
 
 __all__ = ['BlipRetrieval']
 
-FEATURE_KEYS = ('image_idx', 'image_feat', 'text_idx', 'text_image_idx', 'text_feat',
-                'text_ids', 'text_atts')
+FEATURE_KEYS = (
+    'image_idx',
+    'image_feat',
+    'text_idx',
+    'text_image_idx',
+    'text_feat',
+    'text_ids',
+    'text_atts',
+)
 
 
 @MODELS.register_module()
@@ -40,8 +48,15 @@ class BlipRetrieval(MomentumAlignBase):
 
     unused_weight_prefixes = ('text_decoder',)
 
-    def __init__(self, vision_encoder: dict, med_config: dict, tokenizer: dict,
-                 k_test: int = 256, itm_batch_size: int = 256, **kwargs) -> None:
+    def __init__(
+        self,
+        vision_encoder: dict,
+        med_config: dict,
+        tokenizer: dict,
+        k_test: int = 256,
+        itm_batch_size: int = 256,
+        **kwargs,
+    ) -> None:
         super().__init__(vision_encoder, med_config, tokenizer, **kwargs)
         self.register_buffer('idx_queue', torch.full((1, self.queue_size), -100))
         self.k_test, self.itm_batch_size = k_test, itm_batch_size
@@ -55,8 +70,9 @@ class BlipRetrieval(MomentumAlignBase):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- runner API ---------------------------------------------------------------------------
-    def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
-                mode: str = 'loss'):
+    def forward(
+        self, inputs: torch.Tensor, data_samples: Optional[list] = None, mode: str = 'loss'
+    ):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'tensor':
@@ -65,8 +81,7 @@ class BlipRetrieval(MomentumAlignBase):
             return self.predict(inputs, data_samples)
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 
-    def loss(self, inputs: torch.Tensor, data_samples: list,
-             alpha: Optional[float] = None) -> dict:
+    def loss(self, inputs: torch.Tensor, data_samples: list, alpha: Optional[float] = None) -> dict:
         """ITC + ITM of images (B, 3, H, W) with one caption each (``gt_caption``) and the
         index of their image (``image_idx``); texts of one image are all positives."""
         texts = [s.get('gt_caption') for s in data_samples]
@@ -88,11 +103,22 @@ class BlipRetrieval(MomentumAlignBase):
         text_bank = torch.cat([text_feat_m_g.t(), self.text_queue.clone()], dim=1)
         idx_all = torch.cat([idx_g, self.idx_queue[0]])  # (B_g + Q,)
         pos = (idx[:, None] == idx_all[None]).float()  # (B, B_g + Q)
-        loss_itc, _, _ = itc_loss(image_feat, text_feat, image_feat_m, text_feat_m,
-                                  image_bank, text_bank, self.temp,
-                                  pos / pos.sum(1, keepdim=True), alpha)
-        enqueue([self.image_queue, self.text_queue, self.idx_queue], self.ptr_queue,
-                [image_feat_m_g, text_feat_m_g, idx_g[:, None]])
+        loss_itc, _, _ = itc_loss(
+            image_feat,
+            text_feat,
+            image_feat_m,
+            text_feat_m,
+            image_bank,
+            text_bank,
+            self.temp,
+            pos / pos.sum(1, keepdim=True),
+            alpha,
+        )
+        enqueue(
+            [self.image_queue, self.text_queue, self.idx_queue],
+            self.ptr_queue,
+            [image_feat_m_g, text_feat_m_g, idx_g[:, None]],
+        )
 
         # ITM: negatives weighted by online similarity, never a text of the same image
         with torch.no_grad():
@@ -100,8 +126,9 @@ class BlipRetrieval(MomentumAlignBase):
             q_idx = idx_g if self.negative_all_rank else idx
             sim_i2t = q_image @ q_text.t() / self.temp  # (Bq, Bq)
             positive = q_idx[:, None] == q_idx[None]
-        loss_itm = self.itm_loss(self.encoder_ids(input_ids), atts, image_embeds, sim_i2t,
-                                 sim_i2t.t(), positive, eps=0.0)
+        loss_itm = self.itm_loss(
+            self.encoder_ids(input_ids), atts, image_embeds, sim_i2t, sim_i2t.t(), positive, eps=0.0
+        )
         return dict(loss_itc=loss_itc, loss_itm=loss_itm)
 
     @torch.no_grad()
@@ -120,18 +147,24 @@ class BlipRetrieval(MomentumAlignBase):
             caps = [caps] if isinstance(caps, str) else list(caps)
             ids = [ids] if isinstance(ids, int) else list(ids)
             if len(caps) != len(ids):
-                raise ValueError(f'sample {s.get("image_idx")}: {len(caps)} captions but '
-                                 f'{len(ids)} text_idx')
+                raise ValueError(
+                    f'sample {s.get("image_idx")}: {len(caps)} captions but {len(ids)} text_idx'
+                )
             texts += caps
             text_idx += ids
             owner += [int(s.get('image_idx'))] * len(caps)
         image_embeds, image_feat = self.image_features(inputs)
         input_ids, atts = self.tokenize(texts)
-        return dict(image_idx=torch.tensor([int(s.get('image_idx')) for s in data_samples]),
-                    image_embeds=image_embeds, image_feat=image_feat,
-                    text_idx=torch.tensor(text_idx), text_image_idx=torch.tensor(owner),
-                    text_feat=self.text_features(input_ids, atts),
-                    text_ids=self.encoder_ids(input_ids), text_atts=atts)
+        return dict(
+            image_idx=torch.tensor([int(s.get('image_idx')) for s in data_samples]),
+            image_embeds=image_embeds,
+            image_feat=image_feat,
+            text_idx=torch.tensor(text_idx),
+            text_image_idx=torch.tensor(owner),
+            text_feat=self.text_features(input_ids, atts),
+            text_ids=self.encoder_ids(input_ids),
+            text_atts=atts,
+        )
 
     def predict(self, inputs: torch.Tensor, data_samples: list) -> list:
         """Retrieval within the batch (the split-wide evaluation is
@@ -194,13 +227,19 @@ class BlipRetrieval(MomentumAlignBase):
         for row, i in enumerate(feats['image_idx'].tolist()):
             if int(owner[i]) != rank:
                 continue
-            embeds = feats['image_embeds'][row:row + 1].to(dev)  # (1, 1+N, D)
+            embeds = feats['image_embeds'][row : row + 1].to(dev)  # (1, 1+N, D)
             kv = self.text_encoder.image_kv(embeds)  # once per image
             cand = wanted[i].nonzero().squeeze(1)
             for chunk in cand.split(self.itm_batch_size):
                 L = int(text_atts[chunk].sum(1).max())  # trim common padding
-                logits = itm_logits(self.text_encoder, self.itm_head, text_ids[chunk, :L],
-                                    text_atts[chunk, :L], embeds, image_kv=kv)
+                logits = itm_logits(
+                    self.text_encoder,
+                    self.itm_head,
+                    text_ids[chunk, :L],
+                    text_atts[chunk, :L],
+                    embeds,
+                    image_kv=kv,
+                )
                 itm[i, chunk] = logits[:, 1].float()
         if world > 1:
             itm = all_reduce_sum(itm)  # every pair was scored by exactly one rank
@@ -208,9 +247,12 @@ class BlipRetrieval(MomentumAlignBase):
         img2txt: list = [[] for _ in range(n_img)]
         for t, i in enumerate(txt2img.tolist()):
             img2txt[i].append(t)
-        return dict(i2t_scores=torch.where(in_i2t, score, -100.0).cpu(),
-                    t2i_scores=torch.where(in_t2i, score.t(), -100.0).cpu(),
-                    txt2img=txt2img, img2txt=img2txt)
+        return dict(
+            i2t_scores=torch.where(in_i2t, score, -100.0).cpu(),
+            t2i_scores=torch.where(in_t2i, score.t(), -100.0).cpu(),
+            txt2img=txt2img,
+            img2txt=img2txt,
+        )
 
     # -- plain-typed API ----------------------------------------------------------------------
     @torch.no_grad()
@@ -237,8 +279,7 @@ class BlipRetrieval(MomentumAlignBase):
             raise ValueError(f'{len(texts)} texts cannot be split among {B} images')
         ids, atts = self.tokenize(texts)
         image_embeds = self.vision_encoder(images)
-        logits = itm_logits(self.text_encoder, self.itm_head, self.encoder_ids(ids), atts,
-                            image_embeds)
+        logits = itm_logits(
+            self.text_encoder, self.itm_head, self.encoder_ids(ids), atts, image_embeds
+        )
         return F.softmax(logits.float(), dim=1)[:, 1]
-
-

@@ -5,14 +5,23 @@ models/blip_pretrain.py and blip_retrieval.py).
 Every feature bank here is laid out as the official queues are, (D, columns): the global
 batch's momentum features first, then the queue.
 """
+
 from typing import Optional
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-__all__ = ['get_dist_info', 'concat_all_gather', 'all_gather_with_grad', 'all_reduce_sum',
-           'enqueue', 'itc_loss', 'soft_targets', 'one_hot_targets']
+__all__ = [
+    'get_dist_info',
+    'concat_all_gather',
+    'all_gather_with_grad',
+    'all_reduce_sum',
+    'enqueue',
+    'itc_loss',
+    'soft_targets',
+    'one_hot_targets',
+]
 
 
 def get_dist_info() -> tuple[int, int]:
@@ -56,7 +65,7 @@ class _GatherWithGrad(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         grad = grad.contiguous()
         dist.all_reduce(grad)
-        return grad[ctx.rank * ctx.batch:(ctx.rank + 1) * ctx.batch]
+        return grad[ctx.rank * ctx.batch : (ctx.rank + 1) * ctx.batch]
 
 
 def all_gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
@@ -96,10 +105,17 @@ def soft_targets(sim_m: torch.Tensor, hard: torch.Tensor, alpha: float) -> torch
     return alpha * F.softmax(sim_m, dim=1) + (1 - alpha) * hard
 
 
-def itc_loss(image_feat: torch.Tensor, text_feat: torch.Tensor, image_feat_m: torch.Tensor,
-             text_feat_m: torch.Tensor, image_bank: torch.Tensor, text_bank: torch.Tensor,
-             temp: torch.Tensor, targets: torch.Tensor, alpha: float,
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def itc_loss(
+    image_feat: torch.Tensor,
+    text_feat: torch.Tensor,
+    image_feat_m: torch.Tensor,
+    text_feat_m: torch.Tensor,
+    image_bank: torch.Tensor,
+    text_bank: torch.Tensor,
+    temp: torch.Tensor,
+    targets: torch.Tensor,
+    alpha: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Contrastive loss of local rows against the momentum bank, momentum-distilled.
 
     Args:
@@ -126,8 +142,9 @@ def itc_loss(image_feat: torch.Tensor, text_feat: torch.Tensor, image_feat_m: to
     return (loss_i2t + loss_t2i) / 2, sim_i2t, sim_t2i
 
 
-def one_hot_targets(batch: int, columns: int, offset: int,
-                    device: Optional[torch.device] = None) -> torch.Tensor:
+def one_hot_targets(
+    batch: int, columns: int, offset: int, device: Optional[torch.device] = None
+) -> torch.Tensor:
     """(B, columns) targets whose row i is one at column ``offset + i`` (the pair's own
     momentum feature in the global batch)."""
     t = torch.zeros(batch, columns, device=device)

@@ -1,6 +1,7 @@
 """Image-text matching (ITM) pieces: hard-negative mining, the 2-way head's loss and
 batched scoring (paper section 3.2; official models/blip_pretrain.py, blip_retrieval.py,
 train_retrieval.py ``evaluation``)."""
+
 from typing import Optional
 
 import torch
@@ -34,8 +35,9 @@ def negative_weights(sim: torch.Tensor, positive: torch.Tensor, eps: float = 0.0
 
 
 @torch.no_grad()
-def sample_negatives(weights: torch.Tensor, generator: Optional[torch.Generator] = None
-                     ) -> torch.Tensor:
+def sample_negatives(
+    weights: torch.Tensor, generator: Optional[torch.Generator] = None
+) -> torch.Tensor:
     """Draw one candidate per row of ``weights`` (B, C) -> (B,) long on ``weights.device``.
 
     Sampling runs on the CPU with ``generator`` so that every rank, given the same global
@@ -45,9 +47,14 @@ def sample_negatives(weights: torch.Tensor, generator: Optional[torch.Generator]
     return idx.squeeze(1).to(weights.device)
 
 
-def itm_logits(text_encoder: MEDTransformer, itm_head: nn.Module, input_ids: torch.Tensor,
-               attention_mask: torch.Tensor, image_embeds: torch.Tensor,
-               image_kv: Optional[list] = None) -> torch.Tensor:
+def itm_logits(
+    text_encoder: MEDTransformer,
+    itm_head: nn.Module,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    image_embeds: torch.Tensor,
+    image_kv: Optional[list] = None,
+) -> torch.Tensor:
     """ITM logits (B, 2) of texts (B, L) whose first token is ``[ENC]``.
 
     ``image_embeds`` (Bi, N, W) may hold fewer rows than the texts (B = r * Bi, r

@@ -1,4 +1,5 @@
 """The multimodal mixture of encoder-decoder (MED)."""
+
 from .config import MEDConfig
 from .decoder import LMHead, MEDDecoder
 from .tokenizer import load_tokenizer

@@ -1,4 +1,5 @@
 """Dimensions of the multimodal mixture of encoder-decoder (MED), defined once."""
+
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 

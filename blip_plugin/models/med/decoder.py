@@ -1,4 +1,5 @@
 """The image-grounded text decoder: the MED run causally, with a BERT LM head."""
+
 from typing import Optional
 
 import torch
@@ -66,18 +67,29 @@ class MEDDecoder(nn.Module):
         if self.config.tie_word_embeddings:
             self.lm_head.decoder.weight = self.transformer.embeddings.word.weight
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
-                image_embeds: Optional[torch.Tensor] = None,
-                image_atts: Optional[torch.Tensor] = None,
-                cache: Optional[MEDCache] = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        image_embeds: Optional[torch.Tensor] = None,
+        image_atts: Optional[torch.Tensor] = None,
+        cache: Optional[MEDCache] = None,
+    ) -> torch.Tensor:
         """Next-token logits (B, T, V) for every position; arguments as MEDTransformer's."""
-        h = self.transformer(input_ids, attention_mask, image_embeds, image_atts, causal=True,
-                             cache=cache)
+        h = self.transformer(
+            input_ids, attention_mask, image_embeds, image_atts, causal=True, cache=cache
+        )
         return self.lm_head(h)
 
-    def loss(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-             image_embeds: torch.Tensor, labels: torch.Tensor,
-             image_atts: Optional[torch.Tensor] = None, reduction: str = 'mean') -> torch.Tensor:
+    def loss(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        image_embeds: torch.Tensor,
+        labels: torch.Tensor,
+        image_atts: Optional[torch.Tensor] = None,
+        reduction: str = 'mean',
+    ) -> torch.Tensor:
         """Label-smoothed LM loss of predicting ``labels[:, 1:]`` from the tokens before.
 
         Args:
@@ -91,8 +103,9 @@ class MEDDecoder(nn.Module):
         h, target = h[:, :-1], labels[:, 1:]  # shift: position t predicts token t + 1
         keep = target != -100  # (B, T-1)
         logits = self.lm_head(h[keep])  # (K, V)
-        tok = F.cross_entropy(logits.float(), target[keep], reduction='none',
-                              label_smoothing=self.label_smoothing)  # (K,)
+        tok = F.cross_entropy(
+            logits.float(), target[keep], reduction='none', label_smoothing=self.label_smoothing
+        )  # (K,)
         if reduction == 'mean':
             return tok.sum() / keep.sum().clamp(min=1)
         if reduction == 'none':

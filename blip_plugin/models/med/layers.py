@@ -3,6 +3,7 @@
 Per layer (official models/med.py BertLayer): self-attention -> cross-attention to the image
 (multimodal modes only) -> FFN, each followed by dropout, residual and LayerNorm.
 """
+
 from typing import Optional
 
 import torch
@@ -41,8 +42,9 @@ class MultiHeadAttention(nn.Module):
         """Keys and values of ``x`` (B, S, kv_width) -> 2 x (B, nh, S, hs)."""
         return self._heads(self.k(x)), self._heads(self.v(x))
 
-    def forward(self, x: torch.Tensor, kv: KV, mask: Optional[torch.Tensor] = None,
-                is_causal: bool = False) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, kv: KV, mask: Optional[torch.Tensor] = None, is_causal: bool = False
+    ) -> torch.Tensor:
         """Attend from ``x`` (B, T, dim) to precomputed ``kv``.
 
         ``kv`` may hold fewer rows than ``x`` (B = r * Bk, rows grouped consecutively: the r
@@ -67,8 +69,9 @@ class MultiHeadAttention(nn.Module):
             y = y.view(Bk, self.num_heads, r, T, self.head_dim).transpose(1, 2)
             y = y.reshape(B, self.num_heads, T, self.head_dim)  # (B, nh, T, hs)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop,
-                                               is_causal=is_causal)  # (B, nh, T, hs)
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=drop, is_causal=is_causal
+            )  # (B, nh, T, hs)
         return self.out(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -98,9 +101,15 @@ class MEDLayer(nn.Module):
         self.ffn_norm = nn.LayerNorm(H, eps=eps)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, self_mask: Optional[torch.Tensor], is_causal: bool,
-                past_kv: Optional[KV] = None, cross_kv: Optional[KV] = None,
-                cross_mask: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, KV]:
+    def forward(
+        self,
+        x: torch.Tensor,
+        self_mask: Optional[torch.Tensor],
+        is_causal: bool,
+        past_kv: Optional[KV] = None,
+        cross_kv: Optional[KV] = None,
+        cross_mask: Optional[torch.Tensor] = None,
+    ) -> tuple[torch.Tensor, KV]:
         """x: (B, T, H). Returns the new x and this layer's self-attention keys/values over the
         whole visible text (``past_kv`` + the new tokens), for a decoding cache."""
         k, v = self.self_attn.project_kv(x)  # 2 x (B, nh, T, hs)

@@ -3,6 +3,7 @@
 The official ``init_tokenizer`` (models/blip.py) adds ``[DEC]`` as bos and ``[ENC]`` as an
 additional special token; on bert-base-uncased they get ids 30522 and 30523.
 """
+
 import os
 
 from transformers import PreTrainedTokenizerBase
@@ -32,7 +33,8 @@ def load_tokenizer(name_or_path: str = 'bert-base-uncased') -> PreTrainedTokeniz
         raise OSError(
             f'could not load the tokenizer from {where} {name_or_path!r} (config key '
             f'model.tokenizer.name_or_path): {e}. Offline, point it at a local directory '
-            f"holding bert-base-uncased's vocab.txt.") from e
+            f"holding bert-base-uncased's vocab.txt."
+        ) from e
     if tok.convert_tokens_to_ids(DEC_TOKEN) in (None, tok.unk_token_id):
         tok.add_special_tokens({'bos_token': DEC_TOKEN})
     if tok.convert_tokens_to_ids(ENC_TOKEN) in (None, tok.unk_token_id):

@@ -1,5 +1,6 @@
 """The MED transformer: one BERT-shaped stack used as text encoder, image-grounded text
 encoder and (causal) image-grounded text decoder (paper section 3.1, Figure 2)."""
+
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -29,8 +30,9 @@ class MEDCache:
 
     def reorder(self, index: torch.Tensor) -> None:
         """Keep rows ``index`` (beam search's surviving beams) of the text state."""
-        self.self_kv = [(k.index_select(0, index), v.index_select(0, index))
-                        for k, v in self.self_kv]
+        self.self_kv = [
+            (k.index_select(0, index), v.index_select(0, index)) for k, v in self.self_kv
+        ]
         if self.attention_mask is not None:
             self.attention_mask = self.attention_mask.index_select(0, index)
 
@@ -46,14 +48,17 @@ class MEDEmbeddings(nn.Module):
     def forward(self, input_ids: torch.Tensor, past_length: int = 0) -> torch.Tensor:
         T = input_ids.shape[1]
         if past_length + T > self.position.num_embeddings:
-            raise ValueError(f'text of {past_length + T} tokens is longer than the '
-                             f'{self.position.num_embeddings} position embeddings')
+            raise ValueError(
+                f'text of {past_length + T} tokens is longer than the '
+                f'{self.position.num_embeddings} position embeddings'
+            )
         pos = torch.arange(past_length, past_length + T, device=input_ids.device)
         return self.drop(self.norm(self.word(input_ids) + self.position(pos)))  # (B, T, H)
 
 
-def _self_attn_mask(attention_mask: Optional[torch.Tensor], T: int, past: int, causal: bool,
-                    device: torch.device) -> tuple[Optional[torch.Tensor], bool]:
+def _self_attn_mask(
+    attention_mask: Optional[torch.Tensor], T: int, past: int, causal: bool, device: torch.device
+) -> tuple[Optional[torch.Tensor], bool]:
     """Bool mask (B, 1, T or 1, L) for SDPA (True = attend), or (None, is_causal) when SDPA's
     own causal flag or no mask suffices. ``attention_mask``: (B, L), L = past + T."""
     has_pad = attention_mask is not None and not bool(attention_mask.all())
@@ -88,10 +93,15 @@ class MEDTransformer(nn.Module):
             raise ValueError('this MED has no cross-attention layers')
         return [layer.cross_attn.project_kv(image_embeds) for layer in self.layers]
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
-                image_embeds: Optional[torch.Tensor] = None,
-                image_atts: Optional[torch.Tensor] = None, causal: bool = False,
-                cache: Optional[MEDCache] = None) -> torch.Tensor:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        image_embeds: Optional[torch.Tensor] = None,
+        image_atts: Optional[torch.Tensor] = None,
+        causal: bool = False,
+        cache: Optional[MEDCache] = None,
+    ) -> torch.Tensor:
         """Run the stack.
 
         Args:
@@ -115,8 +125,9 @@ class MEDTransformer(nn.Module):
             attention_mask = torch.cat([cache.attention_mask, ones], dim=1)
         if cache is not None:
             cache.attention_mask = attention_mask
-        self_mask, is_causal = _self_attn_mask(attention_mask, input_ids.shape[1], past, causal,
-                                               input_ids.device)
+        self_mask, is_causal = _self_attn_mask(
+            attention_mask, input_ids.shape[1], past, causal, input_ids.device
+        )
         cross_kv, cross_mask = None, None
         if cache is not None and cache.cross_kv is not None:
             cross_kv, cross_mask = cache.cross_kv, cache.cross_mask
@@ -129,8 +140,14 @@ class MEDTransformer(nn.Module):
         new_kv = []
         for i, layer in enumerate(self.layers):
             past_kv = cache.self_kv[i] if cache is not None and cache.self_kv else None
-            x, kv = layer(x, self_mask, is_causal, past_kv,
-                          cross_kv[i] if cross_kv is not None else None, cross_mask)
+            x, kv = layer(
+                x,
+                self_mask,
+                is_causal,
+                past_kv,
+                cross_kv[i] if cross_kv is not None else None,
+                cross_mask,
+            )
             new_kv.append(kv)
         if cache is not None:
             cache.self_kv = new_kv

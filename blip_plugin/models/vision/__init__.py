@@ -1,4 +1,5 @@
 """Image encoders."""
+
 from .pos_embed import resize_pos_embed
 from .vit import VIT_ARCHS, BlipViT
 

@@ -1,11 +1,14 @@
 """Position-embedding resizing, shared by model building and checkpoint loading."""
+
 import math
 
 import torch
 import torch.nn.functional as F
 
 
-def resize_pos_embed(pos_embed: torch.Tensor, num_patches: int, num_extra_tokens: int = 1) -> torch.Tensor:
+def resize_pos_embed(
+    pos_embed: torch.Tensor, num_patches: int, num_extra_tokens: int = 1
+) -> torch.Tensor:
     """Bicubically resize a ViT position embedding to a new square patch grid.
 
     Follows the official BLIP ``interpolate_pos_embed`` (models/vit.py): extra tokens (the class
@@ -25,11 +28,13 @@ def resize_pos_embed(pos_embed: torch.Tensor, num_patches: int, num_extra_tokens
     old_size, new_size = math.isqrt(old_patches), math.isqrt(num_patches)
     if old_size * old_size != old_patches or new_size * new_size != num_patches:
         raise ValueError(
-            f'position embedding grids must be square: got {old_patches} -> {num_patches} patches')
+            f'position embedding grids must be square: got {old_patches} -> {num_patches} patches'
+        )
     dim = pos_embed.shape[-1]
     extra, grid = pos_embed[:, :num_extra_tokens], pos_embed[:, num_extra_tokens:]
     grid = grid.reshape(1, old_size, old_size, dim).permute(0, 3, 1, 2)  # (1, D, h, w)
-    grid = F.interpolate(grid.float(), size=(new_size, new_size), mode='bicubic',
-                         align_corners=False).to(pos_embed.dtype)
+    grid = F.interpolate(
+        grid.float(), size=(new_size, new_size), mode='bicubic', align_corners=False
+    ).to(pos_embed.dtype)
     grid = grid.permute(0, 2, 3, 1).reshape(1, new_size * new_size, dim)  # (1, H*W, D)
     return torch.cat([extra, grid], dim=1)

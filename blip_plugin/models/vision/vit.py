@@ -3,6 +3,7 @@
 Parameter names follow the official / timm layout (``patch_embed.proj``, ``blocks.N.attn.qkv``,
 ``norm``), so official checkpoints map onto it key for key.
 """
+
 from typing import Optional
 
 import torch
@@ -64,8 +65,15 @@ class Mlp(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, eps: float,
-                 attn_drop: float, drop_path: float) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float,
+        eps: float,
+        attn_drop: float,
+        drop_path: float,
+    ) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = Attention(dim, num_heads, attn_drop)
@@ -97,10 +105,18 @@ class BlipViT(nn.Module):
         ckpt_layer: see ``grad_ckpt``. Defaults to 0.
     """
 
-    def __init__(self, arch: 'str | dict' = 'base', img_size: int = 384, patch_size: int = 16,
-                 mlp_ratio: float = 4.0, layer_norm_eps: float = 1e-6,
-                 drop_path_rate: Optional[float] = None, attn_drop_rate: float = 0.0,
-                 grad_ckpt: bool = False, ckpt_layer: int = 0) -> None:
+    def __init__(
+        self,
+        arch: 'str | dict' = 'base',
+        img_size: int = 384,
+        patch_size: int = 16,
+        mlp_ratio: float = 4.0,
+        layer_norm_eps: float = 1e-6,
+        drop_path_rate: Optional[float] = None,
+        attn_drop_rate: float = 0.0,
+        grad_ckpt: bool = False,
+        ckpt_layer: int = 0,
+    ) -> None:
         super().__init__()
         if isinstance(arch, str):
             if arch not in VIT_ARCHS:
@@ -119,7 +135,8 @@ class BlipViT(nn.Module):
         dpr = torch.linspace(0, drop_path_rate, depth).tolist()
         self.blocks = nn.ModuleList(
             Block(dim, heads, mlp_ratio, layer_norm_eps, attn_drop_rate, dpr[i])
-            for i in range(depth))
+            for i in range(depth)
+        )
         self.norm = nn.LayerNorm(dim, eps=layer_norm_eps)
         self.init_weights()
 
@@ -157,14 +174,17 @@ class BlipViT(nn.Module):
             raise ValueError(f'images must be (B, 3, H, W); got {tuple(images.shape)}')
         H, W = images.shape[-2:]
         if H % self.patch_size or W % self.patch_size:
-            raise ValueError(f'image size {H}x{W} is not a multiple of the patch size '
-                             f'{self.patch_size}')
+            raise ValueError(
+                f'image size {H}x{W} is not a multiple of the patch size {self.patch_size}'
+            )
         x = self.patch_embed.proj(images).flatten(2).transpose(1, 2)  # (B, N, D)
         pos = self.pos_embed
         if x.shape[1] + 1 != pos.shape[1]:
             if H != W:
-                raise ValueError(f'the position embedding of a {self.img_size}px model only '
-                                 f'resizes to square inputs; got {H}x{W}')
+                raise ValueError(
+                    f'the position embedding of a {self.img_size}px model only '
+                    f'resizes to square inputs; got {H}x{W}'
+                )
             pos = resize_pos_embed(pos, x.shape[1])
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + pos  # (B, 1+N, D)
         first_ckpt = len(self.blocks) - self.ckpt_layer if self.ckpt_layer else 0
