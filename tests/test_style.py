@@ -1,4 +1,5 @@
 """The house stays legible: ruff's lint and format checks pass on the whole tree."""
+
 import os.path as osp
 import shutil
 import subprocess
