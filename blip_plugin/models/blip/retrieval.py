@@ -13,13 +13,14 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from mmengine.dist import all_gather_object
+from mmengine.logging import MMLogger
 
 from ...registry import MODELS
 from ..heads.itc import all_reduce_sum, concat_all_gather, enqueue, get_dist_info, itc_loss
 from ..heads.itm import itm_logits
 from .momentum import MomentumAlignBase, ramped_alpha
 
-__all__ = ['BlipRetrieval']
+__all__ = ['BlipRetrieval', 'fill_training_state']
 
 FEATURE_KEYS = (
     'image_idx',
@@ -30,6 +31,39 @@ FEATURE_KEYS = (
     'text_ids',
     'text_atts',
 )
+
+
+def fill_training_state(model: MomentumAlignBase, state_dict: dict, prefix: str = '') -> None:
+    """Complete, in place, a checkpoint that holds only the inference parts (Hugging Face
+    ``BlipForImageTextRetrieval``: ViT, text encoder, projections, ITM head).
+
+    A momentum twin the checkpoint lacks entirely starts as a copy of its online module, as
+    the official model's ``copy_params`` at construction; ``temp`` and the feature queues the
+    checkpoint lacks keep the model's initial values. Nothing is filled unless the online
+    module of a twin is in the checkpoint, so a checkpoint missing real parts still fails.
+    """
+    filled = []
+    for online, twin in model.momentum_pairs:
+        names = {m: n for n, m in model.named_children()}
+        src, dst = prefix + names[online] + '.', prefix + names[twin] + '.'
+        if any(k.startswith(dst) for k in state_dict):
+            continue
+        copies = {dst + k[len(src) :]: v for k, v in state_dict.items() if k.startswith(src)}
+        if copies:
+            state_dict.update(copies)
+            filled.append(names[twin])
+    if not filled:
+        return
+    own = dict(model.named_buffers(recurse=False))
+    own['temp'] = model.temp.detach()
+    for name in ('temp', 'image_queue', 'text_queue', 'idx_queue', 'ptr_queue'):
+        if name in own and prefix + name not in state_dict:
+            state_dict[prefix + name] = own[name].clone()
+            filled.append(name)
+    MMLogger.get_current_instance().info(
+        'the checkpoint holds no training state (momentum encoders, temp, queues): '
+        f'{filled} start from the online modules and initial values (official copy_params)'
+    )
 
 
 @MODELS.register_module()
@@ -65,6 +99,7 @@ class BlipRetrieval(MomentumAlignBase):
         # a pre-training checkpoint has no image ids in its queue: start with none
         if prefix + 'image_queue' in state_dict and prefix + 'idx_queue' not in state_dict:
             state_dict[prefix + 'idx_queue'] = self.idx_queue.clone()
+        fill_training_state(self, state_dict, prefix)
         if prefix + 'queue_ptr' in state_dict:
             state_dict[prefix + 'ptr_queue'] = state_dict.pop(prefix + 'queue_ptr')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
