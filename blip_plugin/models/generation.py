@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from .med.decoder import MEDDecoder
 from .med.transformer import MEDCache
 
-__all__ = ['generate', 'process_scores', 'warp_scores']
+__all__ = ['generate', 'process_scores', 'warp_scores', 'inverse_cdf_draw']
 
 NEG = -1.0e9  # transformers' "impossible" score in beam bookkeeping (not -inf: it is summed)
 
@@ -91,6 +91,7 @@ def generate(
     generator: Optional[torch.Generator] = None,
     top_k: Optional[int] = 50,
     early_stopping: Union[bool, str] = False,
+    uniforms: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """Continue prompts conditioned on images.
 
@@ -116,6 +117,10 @@ def generate(
             official BLIP too, which does not set it. 0 or None disables. Defaults to 50.
         early_stopping: transformers' beam stopping rule: False (its heuristic), True (stop
             once num_beams hypotheses are done) or 'never'. Defaults to False.
+        uniforms: (B * num_return_sequences, max_length - T0) numbers in [0, 1) for
+            'sample', used instead of ``generator``: row r's token at step t is drawn by
+            inverse CDF from ``uniforms[r, t]``, so a row's draws do not depend on the other
+            rows of the batch (CapFilt's per-image seeds). Defaults to None.
 
     Returns:
         (B * num_return_sequences, L) ids, prompt included, L <= max_length, rows that ended
@@ -162,6 +167,14 @@ def generate(
     warp = None
     if strategy == 'sample':
         warp = dict(temperature=float(temperature), top_k=top_k, top_p=float(top_p))
+    if uniforms is not None:
+        want = (B * num_return_sequences, max_length - T0)
+        if strategy != 'sample' or tuple(uniforms.shape) != want:
+            raise ValueError(
+                f"uniforms are for strategy='sample' with shape {want}; got "
+                f'{strategy!r} and {tuple(uniforms.shape)}'
+            )
+        generator = uniforms.to(input_ids.device, torch.float64)
     cache, logits = _prefill(decoder, input_ids, image_embeds, image_atts, num_return_sequences)
     ids = input_ids.repeat_interleave(num_return_sequences, dim=0)  # (B*n, T0)
     return _sample(decoder, cache, logits, ids, max_length, pad_token_id, proc, warp, generator)
@@ -192,24 +205,42 @@ def _sample(
     pad_token_id: int,
     proc: dict,
     warp: Optional[dict],
-    generator: Optional[torch.Generator],
+    generator: Union[torch.Generator, torch.Tensor, None],
 ) -> torch.Tensor:
     """transformers' ``_sample``: greedy when ``warp`` is None, else multinomial sampling of
-    every row (finished ones too, so the RNG advances as transformers' does)."""
+    every row (finished ones too, so the RNG advances as transformers' does). A tensor
+    ``generator`` holds per-row uniforms (R, steps) for :func:`inverse_cdf_draw`."""
     unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=ids.device)
+    step = 0
     while True:
         scores = process_scores(logits, ids, **proc)  # (R, V)
         if warp is None:
             nxt = scores.argmax(dim=-1)
+        elif isinstance(generator, torch.Tensor):
+            probs = warp_scores(scores, **warp).softmax(dim=-1)
+            nxt = inverse_cdf_draw(probs, generator[:, step])  # (R,)
         else:
             probs = warp_scores(scores, **warp).softmax(dim=-1)
             nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (R,)
+        step += 1
         nxt = torch.where(unfinished, nxt, torch.full_like(nxt, pad_token_id))
         ids = torch.cat([ids, nxt[:, None]], dim=1)
         unfinished &= nxt != proc['eos_token_id']
         if ids.shape[1] >= max_length or not bool(unfinished.any()):
             return ids
         logits = decoder(nxt[:, None], cache=cache)[:, -1].float()  # (R, V)
+
+
+def inverse_cdf_draw(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """One token per row of ``probs`` (R, V) from uniforms ``u`` (R,) in [0, 1): the first
+    id whose cumulative probability exceeds ``u`` times the row's total. Ids of zero
+    probability are never drawn."""
+    cum = probs.double().cumsum(dim=-1)  # (R, V)
+    target = u.double()[:, None] * cum[:, -1:]  # (R, 1)
+    idx = (cum <= target).sum(dim=-1)  # (R,) first position with cum > target
+    V = probs.shape[-1]
+    last = V - 1 - (probs > 0).flip(-1).int().argmax(dim=-1)  # (R,) last nonzero id
+    return torch.minimum(idx, last)
 
 
 def _beam_search(

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Usage: bash tools/dist_capfilt.sh CONFIG GPUS --web-ann WEB.json --out DIR [capfilt.py args...]
+# Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT as environment variables.
+# Re-running the same command resumes: finished shards are skipped.
+
+CONFIG=$1
+GPUS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+
+PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
+torchrun \
+    --nnodes=$NNODES \
+    --node_rank=$NODE_RANK \
+    --master_addr=$MASTER_ADDR \
+    --nproc_per_node=$GPUS \
+    --master_port=$PORT \
+    $(dirname "$0")/capfilt.py \
+    $CONFIG \
+    --launcher pytorch ${@:3}
