@@ -22,6 +22,7 @@ __all__ = [
     'task_of',
     'TASKS',
     'vqa_inference',
+    'retrieval_inference',
     'TaskInferencer',
     'caption_inference',
 ]
@@ -128,6 +129,62 @@ def vqa_inference(
 
 
 register_task('Visual Question Answering', ('BlipVQA',), vqa_inference)
+
+
+@torch.no_grad()
+def retrieval_inference(
+    model: nn.Module,
+    images: list,
+    texts: Union[str, Sequence[str]],
+    *args,
+    batch_size: int = 8,
+) -> list:
+    """Rank texts for images, or images for a text, with a ``BlipRetrieval``.
+
+    Every (image, text) pair gets its ITM match probability (``itm_score``, the image-grounded
+    encoder with ``[ENC]`` first, as the official model) and its ITC cosine similarity
+    (``itc_similarity``, unimodal encoders with ``[CLS]`` first). Rankings are by
+    ``itm_score``, best first.
+
+    Args:
+        texts: a list of texts ranks them for every image: one list per image of
+            ``{'text', 'itm_score', 'itc_similarity'}``. One text (a str) ranks the images
+            for it: one list over the images of ``{'image_index', 'itm_score',
+            'itc_similarity'}``, ``image_index`` being the image's position in ``images``
+            (through :func:`inference_model`, one image then gives its one dict).
+    """
+    if args:
+        raise TypeError(f'retrieval takes images and texts; got {len(args)} extra arguments')
+    rank_images = isinstance(texts, str)
+    texts = [texts] if rank_images else list(texts)
+    if not texts or not all(isinstance(t, str) and t for t in texts):
+        raise ValueError('retrieval needs one text or a list of non-empty texts')
+    text_feat = model.encode_text(texts)  # (T, E)
+    pipeline = build_inference_pipeline(getattr(model, 'cfg', None), model)
+    itm, itc = [], []
+    for batch in iter_batches(images, pipeline, batch_size):
+        pixels = model.data_preprocessor(batch, False)['inputs']
+        itc.append(model.encode_image(pixels) @ text_feat.t())  # (B, T)
+        itm.append(model.itm_matrix(pixels, texts))  # (B, T)
+    itm_all, itc_all = torch.cat(itm).cpu(), torch.cat(itc).float().cpu()  # (I, T)
+    if rank_images:
+        ranked = [
+            dict(image_index=i, itm_score=float(itm_all[i, 0]), itc_similarity=float(itc_all[i, 0]))
+            for i in range(len(images))
+        ]
+        return sorted(ranked, key=lambda r: -r['itm_score'])
+    results = []
+    for i in range(len(images)):
+        ranked = [
+            dict(text=t, itm_score=float(itm_all[i, j]), itc_similarity=float(itc_all[i, j]))
+            for j, t in enumerate(texts)
+        ]
+        results.append(sorted(ranked, key=lambda r: -r['itm_score']))
+    return results
+
+
+# the metafiles name retrieval by direction; one inferencer serves both
+register_task('Image-To-Text Retrieval', ('BlipRetrieval',), retrieval_inference)
 
 
 def _default_device() -> str:

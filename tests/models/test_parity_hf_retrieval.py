@@ -147,12 +147,14 @@ def test_itm_probabilities_match_with_enc_ids(models):
     assert (enc_ids[:, 0] == ours.tokenizer.enc_token_id).all()
     with torch.no_grad():
         probs = ours.itm_score(images, texts)  # (B * T,)
+        matrix = ours.itm_matrix(images, TEXTS)  # (B, T), cross-attention K/V once per image
         ref = hf_itm_probs(hf, images, enc_ids, atts)
         ref_cls = hf_itm_probs(hf, images, ids, atts)  # what transformers' processor feeds
     diff = (probs - ref).abs().max().item()
     print(f'ITM probability max |diff| = {diff:.2e}')
     assert diff < 1e-4
     grid = probs.view(B, len(TEXTS))
+    assert (matrix - grid).abs().max() < 1e-5
     assert (grid - grid[:1]).abs().max() > 0.05  # the image matters
     assert (grid - grid[:, :1]).abs().max() > 0.05  # the text matters
     assert (ref_cls - ref).abs().max() > 1e-3  # [ENC] vs [CLS] is a real difference

@@ -306,6 +306,33 @@ class BlipRetrieval(MomentumAlignBase):
         return self.encode_image(images) @ self.encode_text(texts).t()
 
     @torch.no_grad()
+    def itm_matrix(self, images: torch.Tensor, texts: list) -> torch.Tensor:
+        """Match probabilities (B, T) of every one of B images with every one of T texts.
+
+        Each image's cross-attention keys/values are computed once for all texts, which are
+        scored ``itm_batch_size`` at a time.
+        """
+        ids, atts = self.tokenize(texts)
+        ids = self.encoder_ids(ids)
+        image_embeds = self.vision_encoder(images)  # (B, 1+N, D)
+        probs = torch.zeros(images.shape[0], len(texts), device=self.device)
+        for b in range(images.shape[0]):
+            embeds = image_embeds[b : b + 1]  # (1, 1+N, D)
+            kv = self.text_encoder.image_kv(embeds)
+            for chunk in torch.arange(len(texts), device=self.device).split(self.itm_batch_size):
+                L = int(atts[chunk].sum(1).max())  # trim common padding
+                logits = itm_logits(
+                    self.text_encoder,
+                    self.itm_head,
+                    ids[chunk, :L],
+                    atts[chunk, :L],
+                    embeds,
+                    image_kv=kv,
+                )
+                probs[b, chunk] = F.softmax(logits.float(), dim=1)[:, 1]
+        return probs
+
+    @torch.no_grad()
     def itm_score(self, images: torch.Tensor, texts: list) -> torch.Tensor:
         """Match probability of (image, text) pairs: B images and B texts -> (B,), or
         r * B texts, r consecutive per image -> (r * B,) (each image encoded once)."""
