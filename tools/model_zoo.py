@@ -24,6 +24,7 @@ BEGIN, END = '<!-- model-zoo:begin -->', '<!-- model-zoo:end -->'
 PARITY = {
     'Image Caption': 'yes: transformers BlipForConditionalGeneration, official layout',
     'Visual Question Answering': 'yes: transformers BlipForQuestionAnswering',
+    'Image-To-Text Retrieval': 'yes: transformers BlipForImageTextRetrieval',
 }
 
 
