@@ -19,6 +19,7 @@ import json
 import os
 import os.path as osp
 import sys
+from dataclasses import asdict
 
 _REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if importlib.util.find_spec('blip_plugin') is None:  # run from a checkout, not installed
@@ -91,6 +92,8 @@ def build_model(cfg: Config, key: str, checkpoint: 'str | None', device: str) ->
 def main(argv: 'list[str] | None' = None) -> dict:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
+    # every setting may be overridden, also those the config leaves at their defaults
+    cfg.capfilt = {**asdict(CapFiltSettings()), **cfg.get('capfilt', {})}
     try:
         merge_cfg_options(cfg, args.cfg_options)
     except ValueError as e:
@@ -99,8 +102,10 @@ def main(argv: 'list[str] | None' = None) -> dict:
     if args.image_root is not None:
         settings.image_root = args.image_root
     if args.launcher == 'pytorch':
-        backend = cfg.get('dist_backend') or ('nccl' if torch.cuda.is_available() else 'gloo')
-        init_dist('pytorch', backend=backend)
+        if torch.cuda.is_available():
+            init_dist('pytorch', backend=cfg.get('dist_backend', 'nccl'))
+        else:  # mmengine's launcher would call torch.cuda.set_device: gloo on the CPU
+            torch.distributed.init_process_group(backend='gloo')
     rank, _ = get_dist_info()
     os.makedirs(args.out, exist_ok=True)
     logger = MMLogger.get_instance(
