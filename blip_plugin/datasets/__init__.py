@@ -4,6 +4,7 @@ from .coco_caption import BlipCOCOCaption, load_karpathy_captions
 from .flickr30k_caption import BlipFlickr30kCaption
 from .nlvr2 import NLVR2Dataset
 from .nocaps import BlipNoCaps
+from .refcoco import BlipRefCOCO, load_refs
 from .retrieval import COCORetrievalKarpathy, Flickr30kRetrievalKarpathy, KarpathyRetrieval
 from .shapes_world import make_shapes_world
 from .transforms import BlipCleanCaption, pre_caption
@@ -24,6 +25,8 @@ __all__ = [
     'WebPairs',
     'read_annotations',
     'NLVR2Dataset',
+    'BlipRefCOCO',
+    'load_refs',
     'BlipVQADataset',
     'VQAOpenEndedDataset',
     'OCRVQADataset',

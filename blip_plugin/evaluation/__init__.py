@@ -1,7 +1,9 @@
-"""Metrics: COCO caption scores (pycocoevalcap), retrieval recall, VQA and NLVR2 accuracy."""
+"""Metrics: COCO caption scores (pycocoevalcap), retrieval recall, VQA and NLVR2 accuracy,
+visual grounding accuracy."""
 
 from .caption import COCOCaptionMetric, load_coco_caption_gt, normalize_image_id
 from .coco_caption_scorer import JavaNotFoundError, require_java, spice_models_available
+from .grounding import VisualGroundingAccuracy
 from .nlvr import NLVRAccuracy
 from .retrieval import (
     BlipRetrievalRecall,
@@ -28,4 +30,5 @@ __all__ = [
     'normalize_answer',
     'vqa_accuracy',
     'NLVRAccuracy',
+    'VisualGroundingAccuracy',
 ]

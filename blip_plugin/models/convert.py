@@ -22,8 +22,10 @@ Formats, detected from the keys (:func:`detect_format`):
 Every key is mapped by a rule that matches it whole, or the conversion fails naming it. The
 only keys that map to nothing are BERT's ``embeddings.position_ids`` buffers, and only after
 checking that they hold ``arange(n)`` (what the code would rebuild anyway); they are counted in
-the log line. Keys that reach the same target twice (BERT keeps the LM bias twice; mmpretrain
-keeps ``temp`` twice) must be equal.
+the log line. mmpretrain's grounding token buffers (``grounding_head.prefix_ids``,
+``target_ids``, ``bbox_prob_mask``) keep their names: ``BlipGroundingHead`` checks them against
+the ids its tokenizer gives and drops them on load. Keys that reach the same target twice (BERT
+keeps the LM bias twice; mmpretrain keeps ``temp`` twice) must be equal.
 
 Target names of the parts the caption model lacks (``text_encoder``, ``vision_proj``,
 ``itm_head``, ``temp``, the queues; ``ptr_queue`` for the queue pointer) follow the official
@@ -141,6 +143,13 @@ _PARTS: dict[str, list[tuple[str, str, list[Rule]]]] = {
         ('multimodal_backbone.', 'text_encoder.', BERT),  # VQA: the official text_encoder
         ('text_encoder.', 'text_encoder.', BERT),  # grounding
         ('multimodal_encoder.', 'multimodal_encoder.', BERT),  # grounding
+        # GroundingHead's token buffers: kept, for BlipGroundingHead to check against its
+        # tokenizer and drop on load (they are rebuilt from the tokenizer, never loaded)
+        (
+            'grounding_head.',
+            'grounding_head.',
+            [(r'(prefix_ids|target_ids|bbox_prob_mask)$', r'\1')],
+        ),
         ('vision_neck.', 'vision_proj.', LINEAR),
         ('text_neck.', 'text_proj.', LINEAR),
         ('vision_neck_m.', 'vision_proj_m.', LINEAR),
@@ -189,10 +198,6 @@ _NOT_SUPPORTED: list[tuple[str, str]] = [
         r'(text_model|visual_projection|text_projection|logit_scale)',
         "HF BlipModel's bias-free projections and logit_scale differ from BLIP's; use a "
         'BlipForImageTextRetrieval checkpoint',
-    ),
-    (
-        r'grounding_head\.(prefix_ids|target_ids|bbox_prob_mask)$',
-        "mmpretrain's grounding token buffers are rebuilt from the tokenizer, not loaded",
     ),
 ]
 

@@ -1,5 +1,6 @@
-"""Loss and prediction pieces of the BLIP objectives: ITC, ITM, VQA answers."""
+"""Loss and prediction pieces of the BLIP objectives: ITC, ITM, VQA answers, grounding boxes."""
 
+from .grounding_head import BlipGroundingHead
 from .itc import (
     all_gather_with_grad,
     all_reduce_sum,
@@ -28,4 +29,5 @@ __all__ = [
     'itm_loss',
     'rank_answers',
     'weighted_answer_loss',
+    'BlipGroundingHead',
 ]
