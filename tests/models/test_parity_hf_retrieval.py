@@ -197,3 +197,49 @@ def test_rerank_scores_match(models):
     assert (i2t[kept] - ref[kept]).abs().max() < 1e-4
     kept = t2i > -100
     assert (t2i[kept] - ref.t()[kept]).abs().max() < 1e-4
+
+
+def test_real_widths_two_layers(tmp_path):
+    """BlipConfig() widths (ViT-B/16 at 384 px, BERT-base text, 30524 words, 256-dim ITC),
+    two layers each, loaded from a single ``.safetensors`` file."""
+    special = ['[PAD]'] + [f'[unused{i}]' for i in range(99)] + ['[UNK]', '[CLS]', '[SEP]']
+    words = special + ['[MASK]'] + [f'w{i}' for i in range(30522 - len(special) - 1)]
+    (tmp_path / 'vocab.txt').write_text('\n'.join(words) + '\n')
+    cfg = BlipConfig()
+    cfg.vision_config.num_hidden_layers = cfg.text_config.num_hidden_layers = 2
+    cfg.text_config.num_attention_heads = 12  # the released models' (BlipTextConfig: 8)
+    torch.manual_seed(0)
+    hf = BlipForImageTextRetrieval(cfg).eval()
+    scramble_(hf, gain=1.5)
+    hf.save_pretrained(tmp_path / 'hf')
+    ours = BlipRetrieval(
+        vision_encoder=dict(
+            type='BlipViT',
+            arch=dict(embed_dim=768, depth=2, num_heads=12),
+            img_size=384,
+            patch_size=16,
+            layer_norm_eps=cfg.vision_config.layer_norm_eps,  # HF's 1e-5
+        ),
+        med_config=dict(num_layers=2, dropout=0.0),  # the MEDConfig defaults are BERT-base
+        tokenizer=dict(name_or_path=str(tmp_path)),
+        queue_size=8,
+    ).eval()
+    assert len(ours.tokenizer) == cfg.text_config.vocab_size
+    load_blip_weights(ours, str(tmp_path / 'hf' / 'model.safetensors'))
+    texts = ['w1 w2 w3 w4', 'w5 w6', 'w7 w8 w9 w10 w11 w12']
+    images = torch.randn(2, 3, 384, 384, generator=torch.Generator().manual_seed(2))
+    ids, atts = ours.tokenize(texts)
+    with torch.no_grad():
+        sims = ours.itc_similarity(images, texts)
+        ref_sims = hf(
+            input_ids=ids, attention_mask=atts, pixel_values=images, use_itm_head=False
+        ).itm_score
+        probs = ours.itm_matrix(images, texts)  # (2, 3)
+        ref_probs = hf_itm_probs(
+            hf, images, ours.encoder_ids(ids).repeat(2, 1), atts.repeat(2, 1)
+        ).view(2, 3)
+    itc_diff = (sims - ref_sims).abs().max().item()
+    itm_diff = (probs - ref_probs).abs().max().item()
+    print(f'real widths: ITC max |diff| = {itc_diff:.2e}, ITM max |diff| = {itm_diff:.2e}')
+    assert itc_diff < 1e-4 and itm_diff < 1e-4
+    assert (probs[0] - probs[1]).abs().max() > 1e-3 and (sims[0] - sims[1]).abs().max() > 1e-3
