@@ -219,7 +219,9 @@ def inference_model(
 
     Returns:
         One dict for one image (``{'pred_caption': str}`` for captioning), a list of dicts for
-        a list of images.
+        a list of images. Retrieval gives rankings instead (see :func:`retrieval_inference`):
+        with a list of texts, the texts ranked for each image; with one text, the images
+        ranked for it.
 
     Raises:
         ValueError: an unknown model name (with close matches), an array of the wrong shape.
