@@ -108,9 +108,11 @@ def main(argv: 'list[str] | None' = None) -> dict:
             torch.distributed.init_process_group(backend='gloo')
     rank, _ = get_dist_info()
     os.makedirs(args.out, exist_ok=True)
-    logger = MMLogger.get_instance(
-        f'capfilt:{osp.abspath(args.out)}', log_file=osp.join(args.out, 'capfilt.log')
-    )
+    name = f'capfilt:{osp.abspath(args.out)}'
+    if MMLogger.check_instance_created(name):
+        logger = MMLogger.get_instance(name)
+    else:
+        logger = MMLogger.get_instance(name, log_file=osp.join(args.out, 'capfilt.log'))
     if args.merge_only:
         summary = merge_shards(
             args.out,
