@@ -10,6 +10,7 @@ image-independent); the tests check that scores depend on the image and on the t
 cannot pass on constant outputs.
 """
 
+import copy
 import math
 
 import pytest
@@ -18,6 +19,7 @@ from mmpretrain.structures import DataSample
 from transformers import BlipConfig, BlipForImageTextRetrieval
 
 from blip_plugin.models.blip.retrieval import BlipRetrieval
+from blip_plugin.models.convert import convert_state_dict
 from blip_plugin.models.weights import load_blip_weights
 
 WORDS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
@@ -243,3 +245,12 @@ def test_real_widths_two_layers(tmp_path):
     print(f'real widths: ITC max |diff| = {itc_diff:.2e}, ITM max |diff| = {itm_diff:.2e}')
     assert itc_diff < 1e-4 and itm_diff < 1e-4
     assert (probs[0] - probs[1]).abs().max() > 1e-3 and (sims[0] - sims[1]).abs().max() > 1e-3
+
+
+def test_partial_training_state_is_an_error(models):
+    """Only a twin that is wholly absent is filled; part of one missing is still an error."""
+    ours, hf, _ = models
+    sd = convert_state_dict(hf.state_dict(), 'hf')
+    sd['vision_proj_m.weight'] = torch.zeros_like(sd['vision_proj.weight'])  # bias missing
+    with pytest.raises(ValueError, match=r"'vision_proj_m\.bias'"):
+        load_blip_weights(copy.deepcopy(ours), sd)
