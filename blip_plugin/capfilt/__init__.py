@@ -6,7 +6,7 @@ from .captioner import Captioner, image_seed
 from .filter import CapFilter, is_kept
 from .merge import merge_shards, read_shard_records, shard_path
 from .metrics import filter_precision_recall
-from .runner import CapFiltImageError, CapFiltSettings, process_shard_batches, run_capfilt
+from .runner import CapFiltImageError, CapFiltSettings, process_batch, run_capfilt
 from .source import AnnotationSource, IterableSource, PairSource, WebPair
 
 __all__ = [
@@ -20,7 +20,7 @@ __all__ = [
     'filter_precision_recall',
     'CapFiltImageError',
     'CapFiltSettings',
-    'process_shard_batches',
+    'process_batch',
     'run_capfilt',
     'AnnotationSource',
     'IterableSource',

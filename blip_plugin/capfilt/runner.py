@@ -34,7 +34,7 @@ from .filter import CapFilter
 from .merge import merge_shards, shard_path
 from .source import PairSource
 
-__all__ = ['CapFiltSettings', 'CapFiltImageError', 'run_capfilt', 'process_shard_batches']
+__all__ = ['CapFiltSettings', 'CapFiltImageError', 'run_capfilt', 'process_batch']
 
 META_FILE = 'capfilt_meta.json'
 
@@ -149,10 +149,9 @@ class _ShardBatches(Dataset):
 
 
 def _shards(n_pairs: int, shard_size: int) -> list:
-    return [
-        (s, s * shard_size, min((s + 1) * shard_size, n_pairs))
-        for s in range(n_pairs and math.ceil(n_pairs / shard_size))
-    ]
+    """``(shard, start, stop)`` of every shard: fixed index ranges of ``shard_size`` pairs."""
+    num = math.ceil(n_pairs / shard_size)
+    return [(s, s * shard_size, min((s + 1) * shard_size, n_pairs)) for s in range(num)]
 
 
 def _check_meta(out_dir: str, meta: dict) -> None:
@@ -170,7 +169,7 @@ def _check_meta(out_dir: str, meta: dict) -> None:
             )
 
 
-def process_shard_batches(
+def process_batch(
     batch: dict,
     captioner: Captioner,
     capfilter: CapFilter,
@@ -297,7 +296,7 @@ def run_capfilt(
             logger.warning(f'capfilt: skipped unreadable image: {err["error"]}')
             records.append(dict(index=err['index'], image=err['key'], error=err['error']))
             n_skipped += 1
-        records += process_shard_batches(batch, captioner, capfilter, preprocess, filter_preprocess)
+        records += process_batch(batch, captioner, capfilter, preprocess, filter_preprocess)
         n_images += batch['stop'] - batch['start']
         bar.update(batch['stop'] - batch['start'])
         shard, start, stop = shards[batch['shard']]

@@ -86,7 +86,7 @@ def test_output_format_and_counts(world, straight):
 
 def test_resume_after_interruption_equals_straight_run(world, straight, tmp_path, monkeypatch):
     out = str(tmp_path / 'resumed')
-    real = runner_module.process_shard_batches
+    real = runner_module.process_batch
     calls = []
 
     def dying(*args, **kwargs):  # the 5th batch: shards 0 and 1 (2 batches each) are done
@@ -95,10 +95,10 @@ def test_resume_after_interruption_equals_straight_run(world, straight, tmp_path
             raise KeyboardInterrupt('killed')
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner_module, 'process_shard_batches', dying)
+    monkeypatch.setattr(runner_module, 'process_batch', dying)
     with pytest.raises(KeyboardInterrupt):
         run(world, out)
-    monkeypatch.setattr(runner_module, 'process_shard_batches', real)
+    monkeypatch.setattr(runner_module, 'process_batch', real)
     assert sorted(os.listdir(os.path.join(out, 'shards'))) == [
         'shard_00000.jsonl',
         'shard_00001.jsonl',
