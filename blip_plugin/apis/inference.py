@@ -25,6 +25,7 @@ __all__ = [
     'retrieval_inference',
     'TaskInferencer',
     'caption_inference',
+    'grounding_inference',
 ]
 
 
@@ -185,6 +186,53 @@ def retrieval_inference(
 
 # the metafiles name retrieval by direction; one inferencer serves both
 register_task('Image-To-Text Retrieval', ('BlipRetrieval',), retrieval_inference)
+
+
+@torch.no_grad()
+def grounding_inference(
+    model: nn.Module,
+    images: list,
+    texts: Union[str, Sequence[str]],
+    *args,
+    batch_size: int = 8,
+) -> list:
+    """Find the object a referring expression names with a ``BlipGrounding``:
+    ``[{'pred_bboxes': (1, 4) tensor, 'text': str}, ...]``, the box x1, y1, x2, y2 in the
+    pixels of the given image (draw it with
+    :func:`blip_plugin.visualization.draw_box_and_text`).
+
+    ``texts``: one expression for every image, or one per image.
+    """
+    from ..datasets.transforms.clean_caption import pre_caption
+    from .pipeline import inference_pipeline_cfg
+
+    if args:
+        raise TypeError(f'grounding takes images and texts; got {len(args)} extra arguments')
+    if isinstance(texts, str):
+        texts = [texts] * len(images)
+    if len(texts) != len(images) or not all(isinstance(t, str) and t for t in texts):
+        raise ValueError(
+            f'{len(texts)} texts for {len(images)} images: give one non-empty expression, or '
+            'one per image'
+        )
+    texts = [pre_caption(t, model.max_txt_len) for t in texts]
+    # the expressions are cleaned above, not by the pipeline (whose samples hold no text)
+    steps = inference_pipeline_cfg(getattr(model, 'cfg', None), model)
+    steps = [t for t in steps if not str(t.get('type', '')).endswith('CleanCaption')]
+    pipeline = build_inference_pipeline(Config(dict(test_pipeline=steps)), model)
+    results, start = [], 0
+    for batch in iter_batches(images, pipeline, batch_size):
+        data = model.data_preprocessor(batch, False)
+        samples = data['data_samples']
+        for sample, text in zip(samples, texts[start : start + len(samples)]):
+            sample.text = text
+        for sample in model.predict(data['inputs'], samples):
+            results.append(dict(pred_bboxes=sample.pred_bboxes, text=sample.text))
+        start += len(samples)
+    return results
+
+
+register_task('Visual Grounding', ('BlipGrounding',), grounding_inference)
 
 
 def _default_device() -> str:

@@ -1,6 +1,6 @@
 """Models: the ViT, the MED, task models, generation and weight conversion."""
 
-from .blip import BlipCaption, BlipPretrain, BlipRetrieval, BlipVQA
+from .blip import BlipCaption, BlipGrounding, BlipPretrain, BlipRetrieval, BlipVQA
 from .convert import convert_state_dict, detect_format
 from .generation import generate
 from .med import MEDConfig, MEDDecoder, MEDTransformer, load_tokenizer
@@ -17,6 +17,7 @@ __all__ = [
     'BlipPretrain',
     'BlipRetrieval',
     'BlipVQA',
+    'BlipGrounding',
     'generate',
     'convert_state_dict',
     'detect_format',
