@@ -56,6 +56,16 @@ _BERT_LAYER = [
     ('crossattention.self.value', 'cross_attn.v'),
     ('crossattention.output.dense', 'cross_attn.out'),
     ('crossattention.output.LayerNorm', 'cross_attn_norm'),
+    # NLVR2 (official nlvr_encoder.py): one cross-attention per image, merged
+    ('crossattention.self0.query', 'cross_attn0.q'),
+    ('crossattention.self0.key', 'cross_attn0.k'),
+    ('crossattention.self0.value', 'cross_attn0.v'),
+    ('crossattention.output.dense0', 'cross_attn0.out'),
+    ('crossattention.self1.query', 'cross_attn1.q'),
+    ('crossattention.self1.key', 'cross_attn1.k'),
+    ('crossattention.self1.value', 'cross_attn1.v'),
+    ('crossattention.output.dense1', 'cross_attn1.out'),
+    ('crossattention.output.merge_layer', 'cross_attn_merge'),
     ('intermediate.dense', 'ffn.fc1'),
     ('output.dense', 'ffn.fc2'),
     ('output.LayerNorm', 'ffn_norm'),
@@ -125,6 +135,7 @@ _PARTS: dict[str, list[tuple[str, str, list[Rule]]]] = {
                 (r'(vision_proj|text_proj|itm_head|vision_proj_m|text_proj_m)\.' + _WB, r'\1.\2'),
                 (r'(temp|image_queue|text_queue|idx_queue|ptr_queue)$', r'\1'),
                 (r'queue_ptr$', 'ptr_queue'),
+                (r'cls_head\.([02])\.' + _WB, r'cls_head.\1.\2'),  # NLVR2 MLP
             ],
         ),  # pre-training and LAVIS name
     ],
@@ -161,6 +172,7 @@ _PARTS: dict[str, list[tuple[str, str, list[Rule]]]] = {
             [
                 (r'(temp|image_queue|text_queue|idx_queue)$', r'\1'),  # ITCHead
                 (r'queue_ptr$', 'ptr_queue'),
+                (r'([02])\.' + _WB, r'cls_head.\1.\2'),  # BlipNLVR's MLP head
             ],
         ),
         ('', '', [(r'temp$', 'temp')]),
@@ -177,12 +189,8 @@ _PARTS: dict[str, list[tuple[str, str, list[Rule]]]] = {
 # Keys of released checkpoints this converter knows and deliberately does not map.
 _NOT_SUPPORTED: list[tuple[str, str]] = [
     (
-        r'.*crossattention\.(self[01]|output\.dense[01]|output\.merge_layer)\.',
-        'NLVR2 twin cross-attention (official nlvr_encoder.py) has no counterpart here yet',
-    ),
-    (
-        r'(cls_head|cls_head_m|head)\.\d+\.',
-        'the NLVR2 / LAVIS classification MLP head has no counterpart here yet',
+        r'(cls_head_m|head)\.\d+\.',
+        "LAVIS's momentum NLVR2 head has no counterpart here (official BLIP has none)",
     ),
     (r'.*token_type_embeddings\.', 'BLIP uses no token-type embeddings (add_type_embeddings)'),
     (r'.*pooler\.', 'BLIP uses no BERT pooler (add_pooling_layer=False / with_pooler=False)'),

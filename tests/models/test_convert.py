@@ -313,8 +313,8 @@ def test_detect_format():
 @pytest.mark.parametrize(
     'key, reason',
     [
-        ('text_encoder.encoder.layer.0.crossattention.self0.query.weight', 'NLVR2'),
-        ('cls_head.0.weight', 'NLVR2'),
+        ('text_encoder.encoder.layer.0.crossattention.self2.query.weight', 'no rule'),
+        ('cls_head_m.0.weight', 'momentum NLVR2 head'),
         ('text_decoder.bert.embeddings.token_type_embeddings.weight', 'token-type'),
         ('visual_encoder.blocks.0.attn.q_norm.weight', 'no rule'),
     ],

@@ -6,5 +6,6 @@ mmpretrain (``LoadImageFromFile``, ``Resize``, ``RandomFlip``, ``RandomResizedCr
 """
 
 from .clean_caption import BlipCleanCaption, pre_caption
+from .image_pair import NLVRSwapPair, StackImagePair
 
-__all__ = ['BlipCleanCaption', 'pre_caption']
+__all__ = ['BlipCleanCaption', 'pre_caption', 'NLVRSwapPair', 'StackImagePair']

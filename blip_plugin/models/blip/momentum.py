@@ -119,10 +119,13 @@ class MomentumAlignBase(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.vision_encoder = MODELS.build(vision_encoder)
         vision_width = self.vision_encoder.embed_dim
-        self.med_config = MEDConfig.build({'encoder_width': vision_width, **dict(med_config)})
+        self.tokenizer = load_tokenizer(**tokenizer)
+        med_config = {'encoder_width': vision_width, **dict(med_config)}
+        if med_config.get('vocab_size', 0) is None:  # sized to the tokenizer (toy configs)
+            med_config['vocab_size'] = len(self.tokenizer)
+        self.med_config = MEDConfig.build(med_config)
         self.text_encoder = MEDTransformer(self.med_config)
         bert_init(self.text_encoder)
-        self.tokenizer = load_tokenizer(**tokenizer)
         if len(self.tokenizer) > self.med_config.vocab_size:
             raise ValueError(
                 f'the tokenizer has {len(self.tokenizer)} tokens but the MED '

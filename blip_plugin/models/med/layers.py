@@ -117,5 +117,11 @@ class MEDLayer(nn.Module):
             k, v = torch.cat([past_kv[0], k], dim=2), torch.cat([past_kv[1], v], dim=2)
         x = self.self_attn_norm(x + self.drop(self.self_attn(x, (k, v), self_mask, is_causal)))
         if cross_kv is not None:
-            x = self.cross_attn_norm(x + self.drop(self.cross_attn(x, cross_kv, cross_mask)))
+            x = self.cross_block(x, cross_kv, cross_mask)
         return self.ffn_norm(x + self.drop(self.ffn(x))), (k, v)
+
+    def cross_block(
+        self, x: torch.Tensor, cross_kv: KV, cross_mask: Optional[torch.Tensor]
+    ) -> torch.Tensor:
+        """Cross-attention to the image, residual and LayerNorm: (B, T, H) -> (B, T, H)."""
+        return self.cross_attn_norm(x + self.drop(self.cross_attn(x, cross_kv, cross_mask)))

@@ -85,7 +85,11 @@ class MEDTransformer(nn.Module):
         super().__init__()
         self.config = cfg = MEDConfig.build(config)
         self.embeddings = MEDEmbeddings(cfg)
-        self.layers = nn.ModuleList(MEDLayer(cfg) for _ in range(cfg.num_layers))
+        self.layers = self.build_layers(cfg)
+
+    def build_layers(self, cfg: MEDConfig) -> nn.ModuleList:
+        """The stack's layers (a subclass may build other layer types)."""
+        return nn.ModuleList(MEDLayer(cfg) for _ in range(cfg.num_layers))
 
     def image_kv(self, image_embeds: torch.Tensor) -> list:
         """Cross-attention keys/values of every layer for (B, N, W) image embeddings."""
