@@ -16,6 +16,7 @@ PUBLISHED = {
     'blip-base_caption': 223971644,
     'blip-base_vqa': 361478972,
     'blip-base_retrieval': 447486979,
+    'blip-base_refcoco': 498488636,
 }
 
 
@@ -31,6 +32,7 @@ def bert_sized_vocab(tmp_path_factory) -> str:
     special = (
         ['[PAD]'] + [f'[unused{i}]' for i in range(99)] + ['[UNK]', '[CLS]', '[SEP]', '[MASK]']
     )
+    special += [f'[unused{i}]' for i in range(99, 994)]  # the grounding box bins live here
     words = [f'w{i}' for i in range(30522 - len(special))]
     (d / 'vocab.txt').write_text('\n'.join(special + words) + '\n')
     return str(d)
