@@ -104,6 +104,9 @@ def test_resume_after_interruption_equals_straight_run(world, straight, tmp_path
         'shard_00001.jsonl',
     ]
     assert not os.path.exists(os.path.join(out, 'bootstrapped.json'))
+    # what a write killed before its rename leaves: a partial temp file, never a shard
+    with open(os.path.join(out, 'shards', '.shard_00002.jsonl.x1y2.tmp'), 'w') as f:
+        f.write('{"index": 8, "ima')
 
     summary = run(world, out)
     assert summary['this_run']['images'] == NUM_WEB - 8  # only the two shards left
