@@ -94,3 +94,44 @@ def test_refs_pickle_cannot_run_code(world: str, tmp_path: Path) -> None:
     root = _copy_world(world, tmp_path, refs=[_Evil()])
     with pytest.raises(pickle.UnpicklingError, match=r'names builtins\.print'):
         _ds(root, 'train')
+
+
+def _build_from_config(world: str, split: str, pipeline_key: str):
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from blip_plugin.registry import DATASETS as BLIP_DATASETS
+
+    cfg = Config.fromfile(str(Path(__file__).parents[2] / 'configs/_base_/datasets/refcoco.py'))
+    ds_cfg = dict(cfg.refcoco, split=split, pipeline=cfg[pipeline_key], lazy_init=False)
+    ds_cfg.update(
+        data_root=world,
+        data_prefix=dict(img_path=''),
+        ann_file='annotations/refcoco/instances.json',
+        split_file='annotations/refcoco/refs(unc).p',
+    )
+    with DefaultScope.overwrite_default_scope('blip_plugin'):
+        return BLIP_DATASETS.build(ds_cfg)
+
+
+def test_refcoco_config_pipelines_move_boxes_with_the_image(world: str) -> None:
+    """The RefCOCO recipe's transforms (mmcv RandomChoiceResize, mmpretrain RandomTranslatePad,
+    ColorJitter) resolve in the plugin's scope, and the box follows the image."""
+    train = _build_from_config(world, 'train', 'train_pipeline')
+    info = train.get_data_info(0)
+    w0, h0 = info['gt_bboxes'][0, 2:] - info['gt_bboxes'][0, :2]
+    scales = {384, 360, 344, 312, 300, 286, 270}
+    for _ in range(3):
+        out = train[0]
+        sample = out['data_samples']
+        assert tuple(out['inputs'].shape) == (3, 384, 384)
+        box = np.asarray(sample.gt_bboxes, dtype=np.float64).reshape(4)
+        s = (box[2] - box[0]) / w0 * 64  # the side the 64 px image was resized to
+        assert round(s) in scales and abs((box[3] - box[1]) / h0 * 64 - s) < 1e-3
+        assert (box >= 0).all() and (box <= 384).all()
+        assert sample.text == info['text']
+    test = _build_from_config(world, 'val', 'test_pipeline')
+    out = test[0]
+    box = np.asarray(out['data_samples'].gt_bboxes).reshape(4)
+    np.testing.assert_allclose(box, test.get_data_info(0)['gt_bboxes'][0] * 6, rtol=1e-5)
+    assert tuple(out['data_samples'].scale_factor) == (6.0, 6.0)

@@ -7,5 +7,12 @@ mmpretrain (``LoadImageFromFile``, ``Resize``, ``RandomFlip``, ``RandomResizedCr
 
 from .clean_caption import BlipCleanCaption, pre_caption
 from .image_pair import NLVRSwapPair, StackImagePair
+from .translate_pad import BlipRandomTranslatePad
 
-__all__ = ['BlipCleanCaption', 'pre_caption', 'NLVRSwapPair', 'StackImagePair']
+__all__ = [
+    'BlipCleanCaption',
+    'pre_caption',
+    'NLVRSwapPair',
+    'StackImagePair',
+    'BlipRandomTranslatePad',
+]

@@ -2,7 +2,7 @@
 # data/coco/train2014, refer-toolkit annotations data/coco/refcoco/{instances.json, refs(unc).p}.
 # RefCOCO+: refcoco+/..., refs(unc).p; RefCOCOg: refcocog/..., refs(umd).p, split 'val'/'test'.
 # Boxes move with the image: Resize / RandomChoiceResize (mmcv) scale gt_bboxes and
-# RandomTranslatePad (mmpretrain) shifts them. mmpretrain also crops (mmdet.RandomCrop,
+# BlipRandomTranslatePad shifts them. mmpretrain also crops (mmdet.RandomCrop,
 # relative_range 0.8) before resizing; mmdet is not a dependency here, so that crop is left out.
 data_root = 'data/coco'
 img_size = 384
@@ -28,7 +28,8 @@ train_pipeline = [
         scales=[(384, 384), (360, 360), (344, 344), (312, 312), (300, 300), (286, 286), (270, 270)],
         keep_ratio=False,
     ),
-    dict(type='RandomTranslatePad', size=img_size, aug_translate=True),
+    # mmpretrain's RandomTranslatePad, fixed: its offset draw fails when the image fills 384 px
+    dict(type='BlipRandomTranslatePad', size=img_size, aug_translate=True),
     dict(type='BlipCleanCaption', keys='text', max_words=128),
     dict(
         type='PackInputs',
