@@ -11,8 +11,10 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 from torch import nn
 
+from ..registry import SCOPE, TRANSFORMS
 from .model import get_model
 from .pipeline import build_inference_pipeline, iter_batches
 
@@ -26,6 +28,7 @@ __all__ = [
     'TaskInferencer',
     'caption_inference',
     'grounding_inference',
+    'nlvr_inference',
 ]
 
 
@@ -41,15 +44,18 @@ class TaskInferencer:
 
     model_types: tuple
     run: Callable[..., list]
+    takes_pairs: bool = False  # an input is a pair of images (NLVR2)
 
 
 TASKS: dict = {}
 
 
-def register_task(task: str, model_types: tuple, run: Callable[..., list]) -> None:
+def register_task(
+    task: str, model_types: tuple, run: Callable[..., list], takes_pairs: bool = False
+) -> None:
     """Add (or replace) the inferencer of ``task`` (mmpretrain's task names, as in the
     metafiles: 'Image Caption', 'Visual Question Answering', ...)."""
-    TASKS[task] = TaskInferencer(tuple(model_types), run)
+    TASKS[task] = TaskInferencer(tuple(model_types), run, takes_pairs)
 
 
 def task_of(model: nn.Module) -> str:
@@ -235,6 +241,57 @@ def grounding_inference(
 register_task('Visual Grounding', ('BlipGrounding',), grounding_inference)
 
 
+@torch.no_grad()
+def nlvr_inference(
+    model: nn.Module,
+    pairs: list,
+    texts: Union[str, Sequence[str]],
+    *args,
+    batch_size: int = 8,
+) -> list:
+    """Judge statements about pairs of images with a ``BlipNLVR``: ``[{'pred_label': bool,
+    'pred_score': float}, ...]``, ``pred_score`` the probability that the statement is true.
+
+    ``pairs``: a list of (left image, right image) pairs; ``texts``: one statement for every
+    pair, or one per pair (cleaned as the NLVR2 dataset does).
+    """
+    from mmengine.dataset import pseudo_collate
+
+    from ..datasets.transforms.clean_caption import pre_caption
+    from .pipeline import default_inference_pipeline, load_image
+
+    if args:
+        raise TypeError(f'NLVR2 takes image pairs and statements; got {len(args)} extra arguments')
+    for n, pair in enumerate(pairs):
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise ValueError(f'NLVR2 input {n} must be a pair of images (left, right)')
+    if isinstance(texts, str):
+        texts = [texts] * len(pairs)
+    if len(texts) != len(pairs) or not all(isinstance(t, str) and t for t in texts):
+        raise ValueError(
+            f'{len(texts)} statements for {len(pairs)} image pairs: give one non-empty '
+            'statement, or one per pair'
+        )
+    texts = [pre_caption(t, 40) for t in texts]
+    resize, pack = default_inference_pipeline(model.vision_encoder.img_size)
+    with DefaultScope.overwrite_default_scope(SCOPE):
+        resize, pack = TRANSFORMS.build(resize), TRANSFORMS.build(pack)
+        stack = TRANSFORMS.build(dict(type='StackImagePair'))
+    results = []
+    for start in range(0, len(pairs), batch_size):
+        packed = []
+        for n, pair in enumerate(pairs[start : start + batch_size]):
+            both = [resize(load_image(img, 2 * (start + n) + i)) for i, img in enumerate(pair)]
+            packed.append(pack(stack(dict(img=[r['img'] for r in both]))))
+        data = model.data_preprocessor(pseudo_collate(packed), False)
+        probs = model.verify(data['inputs'], texts[start : start + len(packed)])
+        results += [dict(pred_label=bool(p > 0.5), pred_score=float(p)) for p in probs]
+    return results
+
+
+register_task('NLVR', ('BlipNLVR',), nlvr_inference, takes_pairs=True)
+
+
 def _default_device() -> str:
     return 'cuda' if torch.cuda.is_available() else 'cpu'
 
@@ -255,6 +312,7 @@ def inference_model(
         model: a built model, a zoo name (:func:`list_models`), a config path or a Config.
         images: a path, a PIL image, an (H, W, 3) uint8 BGR array or tensor, or a list of
             them (run in batches of ``batch_size``).
+            For NLVR2, a pair of images ``(left, right)`` or a list of pairs.
         *args: task inputs besides images (questions, texts), passed to the task inferencer.
         device: where to run; None keeps a built model where it is, and builds others on
             CUDA when available, else the CPU. Defaults to None.
@@ -286,7 +344,11 @@ def inference_model(
     elif device is not None:
         model = model.to(device)
     model.eval()
-    single = not isinstance(images, (list, tuple))
+    inferencer = TASKS[task_of(model)]
+    if inferencer.takes_pairs:  # one pair (a, b), or a list of pairs
+        single = isinstance(images, (list, tuple)) and not isinstance(images[0], (list, tuple))
+    else:
+        single = not isinstance(images, (list, tuple))
     batch = [images] if single else list(images)
-    results = TASKS[task_of(model)].run(model, batch, *args, batch_size=batch_size, **kwargs)
+    results = inferencer.run(model, batch, *args, batch_size=batch_size, **kwargs)
     return results[0] if single else results

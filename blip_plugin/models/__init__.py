@@ -1,6 +1,6 @@
 """Models: the ViT, the MED, task models, generation and weight conversion."""
 
-from .blip import BlipCaption, BlipGrounding, BlipPretrain, BlipRetrieval, BlipVQA
+from .blip import BlipCaption, BlipGrounding, BlipNLVR, BlipPretrain, BlipRetrieval, BlipVQA
 from .convert import convert_state_dict, detect_format
 from .generation import generate
 from .med import MEDConfig, MEDDecoder, MEDTransformer, load_tokenizer
@@ -18,6 +18,7 @@ __all__ = [
     'BlipRetrieval',
     'BlipVQA',
     'BlipGrounding',
+    'BlipNLVR',
     'generate',
     'convert_state_dict',
     'detect_format',
