@@ -20,12 +20,13 @@ DOC = osp.join(REPO, 'docs', 'model_zoo.md')
 README = osp.join(REPO, 'README.md')
 BEGIN, END = '<!-- model-zoo:begin -->', '<!-- model-zoo:end -->'
 # Rows verified here: the same outputs as the reference implementation on the same weights
-# (tests/models/test_parity_hf_*.py, tests/models/test_convert.py, tests/models/test_grounding.py).
+# (tests/models/test_parity_*.py, tests/models/test_convert.py, tests/models/test_grounding.py).
 PARITY = {
     'Image Caption': 'yes: transformers BlipForConditionalGeneration, official layout',
     'Visual Question Answering': 'yes: transformers BlipForQuestionAnswering',
     'Image-To-Text Retrieval': 'yes: transformers BlipForImageTextRetrieval',
     'Visual Grounding': "yes: mmpretrain's computation on timm + transformers BLIP text models",
+    'NLVR': 'yes: official nlvr_encoder.py (optional test, BLIP_OFFICIAL_SRC)',
 }
 
 

@@ -17,6 +17,7 @@ PUBLISHED = {
     'blip-base_vqa': 361478972,
     'blip-base_retrieval': 447486979,
     'blip-base_refcoco': 498488636,
+    'blip-base_nlvr': 259372034,
 }
 
 
