@@ -55,7 +55,7 @@ from .shapes_world_text import (
     GENERIC_CAPTIONS,
     answer_candidates,
     captions_for,
-    nlvr_statement,
+    nlvr_example,
     questions_for,
     referring_expressions,
     vocab_tokens,
@@ -146,16 +146,16 @@ def _nlvr(worlds: Dict[str, list], seed: int) -> Dict[str, list]:
                 holders.setdefault(thing, []).append(k)
         entries = []
         for i, (_, _, shapes) in enumerate(items):
-            j = int(rng.integers(len(items)))
-            if rng.random() < 0.5:  # half of the pairs share a shape, for "both images ..."
-                s = shapes[int(rng.integers(len(shapes)))]
-                pool = holders[(s.colour, s.kind)]
-                j = pool[int(rng.integers(len(pool)))]
-            if j == i and len(items) > 1:  # a pair of two different images
-                j = (i + 1) % len(items)
-            sentence, label = nlvr_statement(shapes, items[j][2], rng)
+            # right-image candidates: random images, and images sharing a shape with the
+            # left one (for "both images contain ...")
+            cand = [int(j) for j in rng.integers(len(items), size=16)]
+            for t in shapes:
+                pool = holders[(t.colour, t.kind)]
+                cand += [pool[int(j)] for j in rng.integers(len(pool), size=4)]
+            cand = [j for j in dict.fromkeys(cand) if j != i] or [(i + 1) % len(items)]
+            k, sentence, label = nlvr_example(shapes, [items[j][2] for j in cand], rng)
             entries.append(
-                dict(images=[items[i][0], items[j][0]], sentence=sentence, label=str(label))
+                dict(images=[items[i][0], items[cand[k]][0]], sentence=sentence, label=str(label))
             )
         out[split] = entries
     return out

@@ -18,7 +18,7 @@ __all__ = [
     'CAPTION_PROMPT',
     'captions_for',
     'questions_for',
-    'nlvr_statement',
+    'nlvr_example',
     'referring_expressions',
     'answer_candidates',
     'vocab_tokens',
@@ -127,32 +127,40 @@ def answer_candidates() -> List[str]:
     return list(COLOURS) + [str(n) for n in range(4)] + ['yes', 'no']
 
 
-def nlvr_statement(
-    left: Sequence[Shape], right: Sequence[Shape], rng: np.random.Generator
-) -> Tuple[str, bool]:
-    """A statement about an image pair and whether it holds.
+def nlvr_example(
+    left: Sequence[Shape], rights: Sequence[Sequence[Shape]], rng: np.random.Generator
+) -> Tuple[int, str, bool]:
+    """A statement about the left image and one of ``rights``, and whether it holds.
 
-    The label is drawn first (fair coin) and a statement with that label is chosen among
-    all the pair allows, so True and False are balanced as in NLVR2.
+    The label is drawn first (fair coin), then a statement family (shape counts, or a shape
+    of the left image being in both / exactly one image), then a right image that gives the
+    statement that label. The statement is chosen without looking at the right images, so
+    the text alone does not tell the label (a text-only model stays near 50%): the model
+    must compare the two images.
+
+    Returns:
+        (index into ``rights``, statement, label).
     """
-    things_l = {f'{t.colour} {t.kind}' for t in left}
-    things_r = {f'{t.colour} {t.kind}' for t in right}
-    candidates = [
-        ('the left image contains more shapes than the right image', len(left) > len(right)),
-        ('the right image contains more shapes than the left image', len(right) > len(left)),
-        ('both images contain the same number of shapes', len(left) == len(right)),
-    ]
-    for thing in sorted(things_l | things_r):
-        a_thing = _article(thing)
-        candidates += [
-            (f'both images contain {a_thing}', thing in things_l and thing in things_r),
-            (f'exactly one image contains {a_thing}', (thing in things_l) != (thing in things_r)),
-            (f'the left image contains {a_thing}', thing in things_l),
-            (f'the right image contains {a_thing}', thing in things_r),
-        ]
     label = bool(rng.random() < 0.5)
-    pool = [c for c in candidates if c[1] == label] or candidates
-    return pool[int(rng.integers(len(pool)))]
+    things = sorted({f'{t.colour} {t.kind}' for t in left})
+    n = len(left)
+    families = [
+        ('the left image contains more shapes than the right image', lambda r: n > len(r)),
+        ('the right image contains more shapes than the left image', lambda r: len(r) > n),
+        ('both images contain the same number of shapes', lambda r: len(r) == n),
+    ]
+    thing = things[int(rng.integers(len(things)))]
+    has = lambda r: thing in {f'{t.colour} {t.kind}' for t in r}  # noqa: E731
+    families += [
+        (f'both images contain {_article(thing)}', has),
+        (f'exactly one image contains {_article(thing)}', lambda r: not has(r)),
+    ]
+    for f in rng.permutation(len(families)):
+        sentence, holds = families[int(f)]
+        fits = [k for k, r in enumerate(rights) if holds(r) == label]
+        if fits:
+            return fits[int(rng.integers(len(fits)))], sentence, label
+    raise ValueError('no right image gives any statement either label; pass more candidates')
 
 
 def referring_expressions(shapes: Sequence[Shape], index: int) -> List[str]:

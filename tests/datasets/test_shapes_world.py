@@ -199,3 +199,28 @@ def test_cli_skips_up_to_date_world(tmp_path, capsys) -> None:
     assert 'written' in capsys.readouterr().out
     cli.main([*argv, '--seed', '1', '--force'])
     assert 'written' in capsys.readouterr().out
+
+
+def test_nlvr_statements_do_not_give_away_the_label() -> None:
+    """The label of an NLVR2 pair must depend on the images: per statement family, True
+    and False are near balanced, so a text-only model stays near chance."""
+    import collections
+    import re
+
+    import numpy as np
+
+    from blip_plugin.datasets.shapes_world import _nlvr
+    from blip_plugin.datasets.shapes_world_scene import sample_scene
+
+    rng = np.random.default_rng(0)
+    items = [(f'img_{i}.png', i, sample_scene(rng, 64)[0]) for i in range(2000)]
+    entries = _nlvr({'train': items}, seed=0)['train']
+    families = collections.defaultdict(collections.Counter)
+    for e in entries:
+        family = re.sub(r'contains? an? \w+ \w+', 'X', e['sentence'])
+        families[family][e['label']] += 1
+    assert len(families) == 5, families
+    for family, counts in families.items():
+        share = counts['True'] / sum(counts.values())
+        assert 0.35 < share < 0.65, (family, counts)
+    assert all(a != b for a, b in (e['images'] for e in entries))
