@@ -19,7 +19,8 @@
       vqa_{val,test}.json                      {"question_id", "image", "question"}
       vqa_{val,test}_answers.json              {"question_id", "answer": [10]}
       answer_list.json                         every candidate answer
-      nlvr_{train,dev,test}.json               official BLIP NLVR2: {"images": [a, b],
+      nlvr_{train,dev,test}.json               official BLIP NLVR2 (4 statements per train
+                                               image, 1 per val/test image): {"images": [a, b],
                                                "sentence", "label": "True"/"False"}
       refcoco/instances.json, refcoco/refs(unc).p
                                                what mmpretrain's RefCOCO reads; splits
@@ -63,7 +64,7 @@ from .shapes_world_text import (
 
 __all__ = ['make_shapes_world', 'FORMAT_VERSION', 'SPLITS']
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: NLVR2 statements that do not give away the label, 4 per train image
 SPLITS = ('train', 'val', 'test')
 NLVR_SPLIT = {'train': 'train', 'val': 'dev', 'test': 'test'}  # official BLIP file names
 
@@ -137,6 +138,10 @@ def _same_type(a: str, b: str) -> bool:
     return kind(a) == kind(b)
 
 
+# NLVR2 statements per left image: one bit of supervision each, so the train split gets more
+NLVR_PER_IMAGE = {'train': 4, 'val': 1, 'test': 1}
+
+
 def _nlvr(worlds: Dict[str, list], seed: int) -> Dict[str, list]:
     rng, out = _rng(seed, 2), {}
     for split, items in worlds.items():
@@ -145,7 +150,9 @@ def _nlvr(worlds: Dict[str, list], seed: int) -> Dict[str, list]:
             for thing in sorted({(t.colour, t.kind) for t in shapes}):
                 holders.setdefault(thing, []).append(k)
         entries = []
-        for i, (_, _, shapes) in enumerate(items):
+        for i, (_, _, shapes) in [
+            p for p in enumerate(items) for _ in range(NLVR_PER_IMAGE[split])
+        ]:
             # right-image candidates: random images, and images sharing a shape with the
             # left one (for "both images contain ...")
             cand = [int(j) for j in rng.integers(len(items), size=16)]
