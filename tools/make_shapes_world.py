@@ -2,6 +2,10 @@
 
     python tools/make_shapes_world.py                       # data/shapes_world, default sizes
     python tools/make_shapes_world.py --num-train 200 --force
+    python tools/make_shapes_world.py --shards 8          # also web pairs as tar shards
+
+``--shards N`` writes ``annotations/web_pairs.json`` as N webdataset shards
+``ROOT/shards/web_pairs-{00000..N-1}.tar`` (for WebShardPairs; needs ``pip install webdataset``).
 
 Generation is skipped when ``ROOT/meta.json`` already records the same arguments.
 """
@@ -32,6 +36,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--noise-fraction', type=float, default=0.3, help='noisy share of web_pairs.json'
     )
     parser.add_argument('--force', action='store_true', help='regenerate even if up to date')
+    parser.add_argument(
+        '--shards', type=int, default=0, help='also write the web pairs as N tar shards'
+    )
     return parser.parse_args(argv)
 
 
@@ -65,13 +72,29 @@ def main(argv: Optional[List[str]] = None) -> dict:
     )
     if up_to_date and not args.force:
         print(f'{args.root} is up to date (meta.json matches); use --force to regenerate')
-        return meta
-    meta = make_shapes_world(args.root, **gen_args)
-    counts = meta['counts']
-    print(f'shapes world written to {args.root}')
-    for key, value in counts.items():
-        print(f'  {key}: {value}')
+    else:
+        meta = make_shapes_world(args.root, **gen_args)
+        counts = meta['counts']
+        print(f'shapes world written to {args.root}')
+        for key, value in counts.items():
+            print(f'  {key}: {value}')
+    if args.shards:
+        write_web_shards(args.root, args.shards)
     return meta
+
+
+def write_web_shards(root: str, num_shards: int) -> List[str]:
+    """``ROOT/annotations/web_pairs.json`` as ``ROOT/shards/web_pairs-%05d.tar``."""
+    from blip_plugin.datasets.web_shards import pairs_to_shards
+
+    shards = pairs_to_shards(
+        [osp.join(root, 'annotations', 'web_pairs.json')],
+        osp.join(root, 'shards', 'web_pairs-%05d.tar'),
+        image_root=root,
+        num_shards=num_shards,
+    )
+    print(f'web pairs written as {len(shards)} shards under {osp.join(root, "shards")}')
+    return shards
 
 
 if __name__ == '__main__':

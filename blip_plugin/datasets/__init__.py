@@ -10,6 +10,7 @@ from .shapes_world import make_shapes_world
 from .transforms import BlipCleanCaption, pre_caption
 from .vqa import BlipVQADataset, OCRVQADataset, VQAOpenEndedDataset, answer_weights, pre_question
 from .web_pairs import WebPairs, read_annotations
+from .web_shards import WebShardPairs, expand_shards, pairs_to_shards
 
 __all__ = [
     'BlipCOCOCaption',
@@ -24,6 +25,9 @@ __all__ = [
     'Flickr30kRetrievalKarpathy',
     'WebPairs',
     'read_annotations',
+    'WebShardPairs',
+    'expand_shards',
+    'pairs_to_shards',
     'NLVR2Dataset',
     'BlipRefCOCO',
     'load_refs',

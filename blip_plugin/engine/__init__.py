@@ -10,12 +10,14 @@ from .checkpoint import (
     upgrade_legacy_checkpoint,
 )
 from .checkpoint_hook import BlipCheckpointHook
+from .dataset_epoch_hook import DatasetEpochHook
 from .runner import BlipRunner
 from .safe_state import from_safe, get_rng_state, set_rng_state, to_safe
 
 __all__ = [
     'BlipRunner',
     'BlipCheckpointHook',
+    'DatasetEpochHook',
     'LegacyCheckpointError',
     'atomic_save',
     'atomic_write_text',
