@@ -4,7 +4,7 @@ JSON or JSON lines."""
 
 import json
 import os
-from typing import Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from mmengine.dataset import BaseDataset
 from mmengine.fileio import get_local_path
@@ -12,18 +12,35 @@ from mmengine.fileio import get_local_path
 from ..registry import DATASETS
 from .transforms.clean_caption import pre_caption
 
-__all__ = ['pre_caption', 'read_annotations', 'WebPairs']
+__all__ = ['pre_caption', 'numbered_annotations', 'read_annotations', 'WebPairs']
+
+
+def numbered_annotations(path: str) -> List[Tuple[str, Any]]:
+    """``(position, annotation)`` pairs of a JSON list (``annotation 3``) or of JSON lines
+    (``line 4``, counting blank lines), for errors that point at the annotation."""
+    with get_local_path(path) as local, open(local, encoding='utf-8') as f:
+        if path.endswith('.jsonl'):
+            data = []
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    data.append((f'line {n}', json.loads(line)))
+                except ValueError as err:
+                    raise ValueError(f'{path}: line {n} is not valid JSON ({err})') from err
+            return data
+        try:
+            data = json.load(f)
+        except ValueError as err:
+            raise ValueError(f'{path}: not valid JSON ({err})') from err
+    if not isinstance(data, list):
+        raise ValueError(f'{path}: expected a JSON list of annotations, got {type(data).__name__}')
+    return [(f'annotation {n}', ann) for n, ann in enumerate(data)]
 
 
 def read_annotations(path: str) -> list:
     """A JSON list, or JSON lines (``.jsonl``, one object a line), of annotations."""
-    with get_local_path(path) as local, open(local, encoding='utf-8') as f:
-        if path.endswith('.jsonl'):
-            return [json.loads(line) for line in f if line.strip()]
-        data = json.load(f)
-    if not isinstance(data, list):
-        raise ValueError(f'{path}: expected a JSON list of annotations, got {type(data).__name__}')
-    return data
+    return [ann for _, ann in numbered_annotations(path)]
 
 
 @DATASETS.register_module()
@@ -32,7 +49,9 @@ class WebPairs(BaseDataset):
 
     Each annotation is ``{"image": path, "caption": str or [str, ...]}``; a list of captions
     gives one sample per caption. Samples carry ``img_path`` and ``gt_caption`` (cleaned
-    with :func:`pre_caption`).
+    with :func:`pre_caption`). A malformed annotation or a caption that cleans to nothing
+    fails at build time, naming the file and the annotation (index in a JSON list, line in
+    JSON lines). For lists too large to index in memory, see :class:`WebShardPairs`.
 
     Args:
         ann_file: a file, or a list of files, of annotations (``.json`` or ``.jsonl``).
@@ -68,16 +87,23 @@ class WebPairs(BaseDataset):
         for ann_file in self.ann_files:
             if self.data_root and not os.path.isabs(ann_file):
                 ann_file = os.path.join(self.data_root, ann_file)
-            for n, ann in enumerate(read_annotations(ann_file)):
-                if 'image' not in ann or 'caption' not in ann:
-                    raise KeyError(
-                        f'{ann_file}: annotation {n} needs "image" and "caption"; has {sorted(ann)}'
-                    )
+            for position, ann in numbered_annotations(ann_file):
+                where = f'{ann_file}: {position}'
+                if not isinstance(ann, dict) or 'image' not in ann or 'caption' not in ann:
+                    has = sorted(ann) if isinstance(ann, dict) else type(ann).__name__
+                    raise KeyError(f'{where} needs "image" and "caption"; has {has}')
                 captions = ann['caption']
-                captions = [captions] if isinstance(captions, str) else list(captions)
+                captions = [captions] if isinstance(captions, str) else captions
+                if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions):
+                    raise TypeError(
+                        f'{where}: caption must be a str or a list of str, got {captions!r}'
+                    )
+                if not captions:
+                    raise ValueError(f'{where}: empty caption list for {ann["image"]}')
                 img_path = os.path.join(self.data_prefix['img_path'], ann['image'])
-                data_list += [
-                    dict(img_path=img_path, gt_caption=pre_caption(c, self.max_words))
-                    for c in captions
-                ]
+                for caption in captions:
+                    cleaned = pre_caption(caption, self.max_words)
+                    if not cleaned:
+                        raise ValueError(f'{where}: empty caption {caption!r} for {ann["image"]}')
+                    data_list.append(dict(img_path=img_path, gt_caption=cleaned))
         return data_list
