@@ -72,6 +72,17 @@ def task_of(model: nn.Module) -> str:
     raise NotImplementedError(f'no inference is registered for {name}; served: {served}')
 
 
+def one_per_input(texts: Union[str, Sequence[str]], n: int, what: str, per: str) -> list:
+    """One text for every input (a str) or one per input (a list of ``n``), all non-empty;
+    else a ValueError in one sentence (``what``: 'question', ...; ``per``: 'image', ...)."""
+    texts = [texts] * n if isinstance(texts, str) else list(texts)
+    if len(texts) != n or not all(isinstance(t, str) and t.strip() for t in texts):
+        raise ValueError(
+            f'{len(texts)} {what}s for {n} {per}s: give one non-empty {what}, or one per {per}'
+        )
+    return texts
+
+
 @torch.no_grad()
 def caption_inference(
     model: nn.Module, images: list, *args, batch_size: int = 8, **generation
@@ -114,14 +125,9 @@ def vqa_inference(
 
     if args:
         raise TypeError(f'VQA takes images and questions; got {len(args)} extra arguments')
-    if isinstance(questions, str):
-        questions = [questions] * len(images)
-    if len(questions) != len(images):
-        raise ValueError(
-            f'{len(questions)} questions for {len(images)} images: give one '
-            'question, or one per image'
-        )
-    questions = [pre_question(q) for q in questions]
+    questions = [
+        pre_question(q) for q in one_per_input(questions, len(images), 'question', 'image')
+    ]
     pipeline = build_inference_pipeline(getattr(model, 'cfg', None), model)
     results, start = [], 0
     for batch in iter_batches(images, pipeline, batch_size):
@@ -214,13 +220,7 @@ def grounding_inference(
 
     if args:
         raise TypeError(f'grounding takes images and texts; got {len(args)} extra arguments')
-    if isinstance(texts, str):
-        texts = [texts] * len(images)
-    if len(texts) != len(images) or not all(isinstance(t, str) and t for t in texts):
-        raise ValueError(
-            f'{len(texts)} texts for {len(images)} images: give one non-empty expression, or '
-            'one per image'
-        )
+    texts = one_per_input(texts, len(images), 'expression', 'image')
     texts = [pre_caption(t, model.max_txt_len) for t in texts]
     # the expressions are cleaned above, not by the pipeline (whose samples hold no text)
     steps = inference_pipeline_cfg(getattr(model, 'cfg', None), model)
@@ -265,14 +265,7 @@ def nlvr_inference(
     for n, pair in enumerate(pairs):
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
             raise ValueError(f'NLVR2 input {n} must be a pair of images (left, right)')
-    if isinstance(texts, str):
-        texts = [texts] * len(pairs)
-    if len(texts) != len(pairs) or not all(isinstance(t, str) and t for t in texts):
-        raise ValueError(
-            f'{len(texts)} statements for {len(pairs)} image pairs: give one non-empty '
-            'statement, or one per pair'
-        )
-    texts = [pre_caption(t, 40) for t in texts]
+    texts = [pre_caption(t, 40) for t in one_per_input(texts, len(pairs), 'statement', 'pair')]
     resize, pack = default_inference_pipeline(model.vision_encoder.img_size)
     with DefaultScope.overwrite_default_scope(SCOPE):
         resize, pack = TRANSFORMS.build(resize), TRANSFORMS.build(pack)

@@ -69,7 +69,7 @@ def test_one_text_per_image_and_errors(model: BlipGrounding) -> None:
     outs = inference_model(model, images, ['the red circle', 'the blue square'], batch_size=1)
     assert [o['text'] for o in outs] == ['the red circle', 'the blue square']
     assert outs[1]['pred_bboxes'][0, 2] <= 20 and outs[1]['pred_bboxes'][0, 3] <= 40
-    with pytest.raises(ValueError, match='1 texts for 2 images'):
+    with pytest.raises(ValueError, match='1 expressions for 2 images'):
         inference_model(model, images, ['the red circle'])
 
 

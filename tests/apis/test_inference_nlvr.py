@@ -60,5 +60,5 @@ def test_bad_pairs_and_counts_are_named(model) -> None:
     a, b = _images(2)
     with pytest.raises(ValueError, match='NLVR2 input 1 must be a pair'):
         inference_model(model, [(a, b), (a,)], 'a red square')
-    with pytest.raises(ValueError, match='2 statements for 1 image pairs'):
+    with pytest.raises(ValueError, match='2 statements for 1 pairs'):
         inference_model(model, [(a, b)], ['a', 'b'])

@@ -9,25 +9,12 @@ from mmpretrain.structures import DataSample
 from ...registry import MODELS
 from ..generation import generate
 from ..med.tokenizer import load_tokenizer
+from .momentum import ALIGNMENT_PARTS
 
 __all__ = ['BlipCaption']
 
 # Parts of BLIP checkpoints (pre-training, retrieval) that captioning does not use.
-NON_CAPTION_PARTS = (
-    'text_encoder',
-    'text_encoder_m',
-    'vision_encoder_m',
-    'vision_proj',
-    'text_proj',
-    'vision_proj_m',
-    'text_proj_m',
-    'itm_head',
-    'temp',
-    'image_queue',
-    'text_queue',
-    'idx_queue',
-    'ptr_queue',
-)
+NON_CAPTION_PARTS = ('text_encoder',) + ALIGNMENT_PARTS
 SAMPLE_REPETITION_PENALTY = 1.1
 
 

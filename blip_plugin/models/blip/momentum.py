@@ -17,6 +17,7 @@ from ..heads.itm import itm_logits, itm_loss, negative_weights, sample_negatives
 from ..med import MEDConfig, MEDTransformer, load_tokenizer
 
 __all__ = [
+    'ALIGNMENT_PARTS',
     'momentum_copy',
     'check_pairs',
     'momentum_update',
@@ -24,6 +25,23 @@ __all__ = [
     'MomentumAlignBase',
     'bert_init',
 ]
+
+# Parts of pre-training / retrieval checkpoints that only ITC and ITM use: task models without
+# them (caption, VQA, NLVR2) skip them on load (``unused_weight_prefixes``).
+ALIGNMENT_PARTS = (
+    'text_encoder_m',
+    'vision_encoder_m',
+    'vision_proj',
+    'text_proj',
+    'vision_proj_m',
+    'text_proj_m',
+    'itm_head',
+    'temp',
+    'image_queue',
+    'text_queue',
+    'idx_queue',
+    'ptr_queue',
+)
 
 
 def momentum_copy(module: nn.Module) -> nn.Module:

@@ -22,27 +22,13 @@ from torch import nn
 
 from ...registry import MODELS
 from ..med import MEDConfig, load_tokenizer
-from .momentum import bert_init
+from .momentum import ALIGNMENT_PARTS, bert_init
 from .nlvr_encoder import NLVREncoder
 
 __all__ = ['BlipNLVR', 'split_pair']
 
 # Parts of BLIP checkpoints (pre-training, retrieval) that NLVR2 does not use.
-NON_NLVR_PARTS = (
-    'text_encoder_m',
-    'vision_encoder_m',
-    'vision_proj',
-    'text_proj',
-    'vision_proj_m',
-    'text_proj_m',
-    'itm_head',
-    'temp',
-    'image_queue',
-    'text_queue',
-    'idx_queue',
-    'ptr_queue',
-    'text_decoder',
-)
+NON_NLVR_PARTS = ALIGNMENT_PARTS + ('text_decoder',)
 _SINGLE_CROSS = re.compile(r'(.*layers\.\d+\.)cross_attn\.(q|k|v|out)\.(weight|bias)$')
 
 

@@ -19,25 +19,12 @@ from ...registry import MODELS
 from ..generation import generate
 from ..heads.vqa_head import rank_answers, weighted_answer_loss
 from ..med import MEDConfig, MEDDecoder, MEDTransformer, load_tokenizer
-from .momentum import bert_init
+from .momentum import ALIGNMENT_PARTS, bert_init
 
 __all__ = ['BlipVQA', 'load_answer_list']
 
 # Parts of BLIP checkpoints (pre-training, retrieval) that VQA does not use.
-NON_VQA_PARTS = (
-    'text_encoder_m',
-    'vision_encoder_m',
-    'vision_proj',
-    'text_proj',
-    'vision_proj_m',
-    'text_proj_m',
-    'itm_head',
-    'temp',
-    'image_queue',
-    'text_queue',
-    'idx_queue',
-    'ptr_queue',
-)
+NON_VQA_PARTS = ALIGNMENT_PARTS
 
 
 def load_answer_list(answer_list: Union[str, Sequence[str]]) -> list:
