@@ -34,8 +34,9 @@ def _scores(info) -> str:
     parts = []
     for r in info.results:
         metrics = ', '.join(f'{k} {v}' for k, v in (r.get('Metrics') or {}).items())
-        parts.append(f'{r.get("Dataset")}: {metrics}')
-    return '; '.join(parts)
+        if metrics:  # pre-trained models: no score reported
+            parts.append(f'{r.get("Dataset")}: {metrics}')
+    return '; '.join(parts) or '-'
 
 
 def table(link_prefix: str = '') -> str:

@@ -7,6 +7,7 @@ The official BLIP reads pre-training pairs from json lists (data/pretrain_datase
 in memory. ``webdataset`` is an optional dependency: ``pip install "blip-plugin[web]"``.
 """
 
+import glob
 import io
 import json
 import math
@@ -43,7 +44,8 @@ def import_webdataset():
 
 
 def expand_shards(shards: Union[str, Sequence[str]], data_root: str = '') -> List[str]:
-    """Shard paths or URLs from brace patterns (``data/cc3m/{00000..00331}.tar``) or a list.
+    """Shard paths or URLs from brace patterns (``data/cc3m/{00000..00331}.tar``), local glob
+    patterns (``data/laion/*.tar``, sorted) or a list of either.
 
     Relative local paths are joined to ``data_root``; URLs (``http://``, ``pipe:``, ``s3://``)
     are kept as given.
@@ -52,12 +54,21 @@ def expand_shards(shards: Union[str, Sequence[str]], data_root: str = '') -> Lis
     patterns = [shards] if isinstance(shards, str) else list(shards)
     urls = []
     for pattern in patterns:
-        urls += wds.shardlists.expand_urls(pattern)
+        for url in wds.shardlists.expand_urls(pattern):
+            if ':' in url:  # a URL or a pipe: kept as given
+                urls.append(url)
+                continue
+            path = url if osp.isabs(url) or not data_root else osp.join(data_root, url)
+            if glob.has_magic(path):
+                matched = sorted(glob.glob(path))
+                if not matched:
+                    raise FileNotFoundError(f'WebShardPairs: no shard matches {path!r}')
+                urls += matched
+            else:
+                urls.append(path)
     if not urls:
         raise ValueError(f'WebShardPairs: no shards in {shards!r}')
-    return [
-        u if ':' in u or osp.isabs(u) or not data_root else osp.join(data_root, u) for u in urls
-    ]
+    return urls
 
 
 class ShardSampleError(ValueError):
