@@ -191,3 +191,40 @@ def test_toy_pretraining_from_shards_through_the_runner(shapes_world_root, shard
     assert runner.iter == 8 and seen == [0, 1]  # 32 pairs / 8 per batch x 2 epochs
     logs = runner.message_hub.log_scalars
     assert all(torch.isfinite(torch.tensor(logs[k].current())) for k in ('train/loss_itc',))
+
+
+def test_glob_patterns_and_the_converter_cli(shapes_world_root, tmp_path):
+    import runpy
+
+    main = runpy.run_path(osp.join(REPO, 'tools/dataset_converters/pairs_to_shards.py'))['main']
+    ann = osp.join(shapes_world_root, 'annotations', 'web_pairs.json')
+    out = str(tmp_path / 'out' / 'part-%03d.tar')
+    written = main(
+        [ann, '--out', out, '--image-root', shapes_world_root, '--samples-per-shard', '20']
+    )
+    assert [osp.basename(p) for p in written] == [f'part-00{i}.tar' for i in range(4)]  # 64 / 20
+    ds = WebShardPairs('part-*.tar', data_root=str(tmp_path / 'out'), shuffle_buffer=0)
+    assert ds.urls == written and len(list(ds)) == 64
+    with pytest.raises(FileNotFoundError, match=r'no shard matches .*nothing-\*\.tar'):
+        WebShardPairs('nothing-*.tar', data_root=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    'name',
+    [
+        'blip/blip-base_2x16xb90_pretrain-cc12m-shards.py',
+        'blip/blip-base_2x16xb90_pretrain-129m.py',
+        'blip/blip-base_2x16xb90_pretrain-129m-capfilt-l.py',
+        'blip/blip-large_2x16xb75_pretrain-129m.py',
+        'toy/blip-tiny_1xb32_shapes-pretrain-shards.py',
+    ],
+)
+def test_shard_configs(name):
+    cfg = Config.fromfile(osp.join(REPO, 'configs', name))
+    loader = cfg.train_dataloader
+    assert loader.sampler is None and loader.dataset.type == 'WebShardPairs'
+    assert cfg.default_hooks.sampler_seed == dict(type='DatasetEpochHook')
+    assert loader.dataset.num_samples > 0 and cfg.train_cfg.by_epoch
+    assert all(t['type'] != 'LoadImageFromFile' for t in loader.dataset.pipeline)
+    if name.startswith('blip/'):
+        assert loader.batch_size * 32 == (2400 if 'large' in name else 2880)  # paper 4.1
