@@ -12,7 +12,6 @@ GIoU-weighted version, but under ``torch.no_grad()``, so its gradient is the pla
 cross-entropy's; ``weighted_loss=True`` applies those (detached) weights to the loss instead.
 """
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
