@@ -23,7 +23,14 @@ from blip_plugin.registry import RUNNERS
 
 from .checkpoint import atomic_save, load_checkpoint_file, load_weights
 from .checkpoint_hook import BlipCheckpointHook
-from .safe_state import from_safe, get_rng_state, set_rng_state, to_safe
+from .safe_state import (
+    from_safe,
+    get_generator_states,
+    get_rng_state,
+    set_generator_states,
+    set_rng_state,
+    to_safe,
+)
 
 __all__ = ['BlipRunner']
 
@@ -194,10 +201,17 @@ class BlipRunner(Runner):
         resume_param_scheduler: bool = True,
         map_location: Union[str, Callable] = 'default',
     ) -> None:
-        """Resume as MMEngine does, then restore the RNG states saved with the checkpoint."""
+        """Resume as MMEngine does, then restore the RNG states saved with the checkpoint.
+
+        The global python / numpy / torch states and the models' private ``torch.Generator``
+        attributes (see :func:`~blip_plugin.engine.safe_state.get_generator_states`).
+        """
         super().resume(filename, resume_optimizer, resume_param_scheduler, map_location)
         checkpoint, self._loaded_checkpoint = self._loaded_checkpoint or {}, None
         rng = checkpoint.get('rng_state')
+        if rng is not None:
+            # the models' private generators (hard negatives), the same on every rank
+            set_generator_states(self._bare_model, rng.get('generators'))
         if rng is None:
             self.logger.warning(f'{filename} holds no RNG state; random streams restart.')
         elif self.world_size > 1 and self._randomness_cfg.get('diff_rank_seed'):
@@ -264,7 +278,10 @@ class BlipRunner(Runner):
             'meta': meta,
             'state_dict': weights_to_cpu(self._bare_model.state_dict()),
             'message_hub': self.message_hub.state_dict(),
-            'rng_state': get_rng_state(),
+            'rng_state': {
+                **get_rng_state(),
+                'generators': get_generator_states(self._bare_model),
+            },
         }
         if save_optimizer:
             if not isinstance(self.optim_wrapper, OptimWrapper):

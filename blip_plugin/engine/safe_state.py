@@ -14,7 +14,15 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
-__all__ = ['to_safe', 'from_safe', 'get_rng_state', 'set_rng_state', 'TAG']
+__all__ = [
+    'to_safe',
+    'from_safe',
+    'get_rng_state',
+    'set_rng_state',
+    'get_generator_states',
+    'set_generator_states',
+    'TAG',
+]
 
 TAG = '__blip_type__'
 _PLAIN = (type(None), bool, int, float, complex, str, bytes, torch.dtype, torch.device, torch.Size)
@@ -134,3 +142,39 @@ def set_rng_state(state: Optional[dict]) -> bool:
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
     return True
+
+
+def get_generator_states(model: torch.nn.Module) -> dict:
+    """The states of the private ``torch.Generator`` attributes of ``model``'s modules.
+
+    Some models draw from their own generator (e.g. the hard-negative sampler of the
+    momentum models, ``_itm_generator``); its progress is no part of the global RNG states
+    nor of the state dict, so an exact resume saves it here, keyed ``module.attr``.
+    """
+    states = {}
+    for name, module in model.named_modules():
+        for attr, value in vars(module).items():
+            if isinstance(value, torch.Generator):
+                states[f'{name}.{attr}' if name else attr] = value.get_state()
+    return states
+
+
+def set_generator_states(model: torch.nn.Module, states: Optional[dict]) -> list:
+    """Restore :func:`get_generator_states`; a generator not created yet is created (CPU).
+
+    Returns the restored keys. Raises ``KeyError`` naming a key whose module is missing.
+    """
+    modules = dict(model.named_modules())
+    done = []
+    for key, state in (states or {}).items():
+        name, _, attr = key.rpartition('.')
+        if name not in modules:
+            raise KeyError(f'generator state {key!r}: the model has no module {name!r}')
+        module = modules[name]
+        generator = getattr(module, attr, None)
+        if not isinstance(generator, torch.Generator):
+            generator = torch.Generator()
+            setattr(module, attr, generator)
+        generator.set_state(state)
+        done.append(key)
+    return done
