@@ -11,12 +11,15 @@ from .checkpoint import (
 )
 from .checkpoint_hook import BlipCheckpointHook
 from .dataset_epoch_hook import DatasetEpochHook
+from .nonfinite_hook import BlipNonFiniteHook, NonFiniteLossError
 from .runner import BlipRunner
 from .safe_state import from_safe, get_rng_state, set_rng_state, to_safe
 
 __all__ = [
     'BlipRunner',
     'BlipCheckpointHook',
+    'BlipNonFiniteHook',
+    'NonFiniteLossError',
     'DatasetEpochHook',
     'LegacyCheckpointError',
     'atomic_save',

@@ -12,6 +12,9 @@ default_hooks = dict(
     # writes the new checkpoint before pruning old ones and repoints last_checkpoint atomically
     checkpoint=dict(type='BlipCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # a NaN/inf loss stops the run before the bad step (naming the iteration, the loss terms
+    # and the last good checkpoint); action='skip' drops such steps, counted and logged
+    nonfinite=dict(type='BlipNonFiniteHook', action='stop', max_skips=10),
 )
 
 env_cfg = dict(
