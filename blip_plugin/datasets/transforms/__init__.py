@@ -6,6 +6,7 @@ mmpretrain (``LoadImageFromFile``, ``Resize``, ``RandomFlip``, ``RandomResizedCr
 """
 
 from .clean_caption import BlipCleanCaption, pre_caption
+from .color_jitter import BlipColorJitter
 from .image_pair import NLVRSwapPair, StackImagePair
 from .translate_pad import BlipRandomTranslatePad
 
@@ -15,4 +16,5 @@ __all__ = [
     'NLVRSwapPair',
     'StackImagePair',
     'BlipRandomTranslatePad',
+    'BlipColorJitter',
 ]

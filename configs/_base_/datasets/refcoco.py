@@ -13,7 +13,7 @@ train_pipeline = [
         type='RandomApply',
         transforms=[
             dict(
-                type='ColorJitter',
+                type='BlipColorJitter',  # mmpretrain's, with a numpy 2-safe hue shift
                 brightness=0.4,
                 contrast=0.4,
                 saturation=0.4,
