@@ -20,7 +20,10 @@ default_hooks = dict(
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),  # BlipRunner uses gloo when CUDA is absent
+    # BlipRunner uses gloo when CUDA is absent. timeout (s) bounds how long a rank waits in a
+    # collective for a hung peer before it fails (a dead peer fails it at once); see
+    # docs/reliability.md
+    dist_cfg=dict(backend='nccl', timeout=1800),
 )
 
 vis_backends = [dict(type='LocalVisBackend')]
