@@ -8,6 +8,7 @@ mmpretrain (``LoadImageFromFile``, ``Resize``, ``RandomFlip``, ``RandomResizedCr
 from .clean_caption import BlipCleanCaption, pre_caption
 from .color_jitter import BlipColorJitter
 from .image_pair import NLVRSwapPair, StackImagePair
+from .load_image import BlipLoadImage, UnreadableImageError
 from .translate_pad import BlipRandomTranslatePad
 
 __all__ = [
@@ -17,4 +18,6 @@ __all__ = [
     'StackImagePair',
     'BlipRandomTranslatePad',
     'BlipColorJitter',
+    'BlipLoadImage',
+    'UnreadableImageError',
 ]

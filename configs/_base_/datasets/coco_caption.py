@@ -25,7 +25,7 @@ rand_augment_policies = [
 ]
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='BlipLoadImage', on_error='raise'),
     dict(
         type='RandomResizedCrop',
         scale=img_size,

@@ -13,7 +13,7 @@ train_pipeline = [
         type='ApplyToList',
         scatter_key='img_path',
         transforms=[
-            dict(type='LoadImageFromFile'),
+            dict(type='BlipLoadImage', on_error='raise'),
             dict(
                 type='RandomResizedCrop',
                 scale=img_size,

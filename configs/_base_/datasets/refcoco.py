@@ -8,7 +8,7 @@ data_root = 'data/coco'
 img_size = 384
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='BlipLoadImage', on_error='raise'),
     dict(
         type='RandomApply',
         transforms=[

@@ -5,7 +5,7 @@ data_root = 'data/shapes_world'
 img_size = 32
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='BlipLoadImage', on_error='raise'),
     dict(
         type='RandomResizedCrop',
         scale=img_size,
