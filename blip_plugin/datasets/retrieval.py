@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 from mmengine.dataset import BaseDataset
 
 from ..registry import DATASETS
+from .caption_ann import require_caption, require_field
 from .transforms.clean_caption import pre_caption
 from .web_pairs import read_annotations
 
@@ -68,20 +69,18 @@ class KarpathyRetrieval(BaseDataset):
         image_idx: dict = {}
         data_list = []
         for n, ann in enumerate(anns):
+            image = require_field(ann, n, 'image', self.ann_file, str)
             caption = ann.get('caption')
             if not isinstance(caption, str):
                 raise ValueError(
                     f'{self.ann_file}: training annotation {n} needs one caption '
                     '(str); is this an evaluation file? (set test_mode=True)'
                 )
-            key = ann.get('image_id', ann['image'])
+            cleaned = self._clean(caption, n)
+            key = ann.get('image_id', image)
             idx = image_idx.setdefault(key, len(image_idx))
             data_list.append(
-                dict(
-                    img_path=os.path.join(prefix, ann['image']),
-                    gt_caption=pre_caption(caption, self.max_words),
-                    image_idx=idx,
-                )
+                dict(img_path=os.path.join(prefix, image), gt_caption=cleaned, image_idx=idx)
             )
         self._num_images, self._num_texts = len(image_idx), len(data_list)
         return data_list
@@ -90,15 +89,16 @@ class KarpathyRetrieval(BaseDataset):
         data_list = []
         self.texts, self.txt2img, self.img2txt = [], [], []
         for i, ann in enumerate(anns):
-            captions = ann['caption']
+            image = require_field(ann, i, 'image', self.ann_file, str)
+            captions = require_caption(ann, i, self.ann_file)
             captions = [captions] if isinstance(captions, str) else list(captions)
             ids = list(range(len(self.texts), len(self.texts) + len(captions)))
-            self.texts += [pre_caption(c, self.max_words) for c in captions]
+            self.texts += [self._clean(c, i) for c in captions]
             self.txt2img += [i] * len(captions)
             self.img2txt.append(ids)
             data_list.append(
                 dict(
-                    img_path=os.path.join(prefix, ann['image']),
+                    img_path=os.path.join(prefix, image),
                     gt_caption=self.texts[len(self.texts) - len(ids) :],
                     image_idx=i,
                     text_idx=ids,
@@ -106,6 +106,15 @@ class KarpathyRetrieval(BaseDataset):
             )
         self._num_images, self._num_texts = len(data_list), len(self.texts)
         return data_list
+
+    def _clean(self, caption: str, index: int) -> str:
+        cleaned = pre_caption(caption, self.max_words)
+        if not cleaned:
+            raise ValueError(
+                f'annotation file {self.ann_file!r}, entry {index}: caption {caption!r} is '
+                'empty after cleaning (pre_caption)'
+            )
+        return cleaned
 
     @property
     def num_images(self) -> int:
