@@ -2,7 +2,10 @@
 
 import copy
 import datetime
+import glob
+import os
 import os.path as osp
+import re
 import time
 from typing import Any, Callable, Optional, Union
 
@@ -150,9 +153,18 @@ class BlipRunner(Runner):
         """Resume (``resume=True``) or load weights (``load_from``), weights-only."""
         if self._has_loaded:
             return
+        if self._resume:
+            self._remove_stale_temp_files()
         resume_from = None
         if self._resume and self._load_from is None:
             resume_from = find_latest_checkpoint(self.work_dir)
+            newer = self._newer_orphan_checkpoint(resume_from)
+            if newer is not None:
+                self.logger.warning(
+                    f'{newer} is newer than the one last_checkpoint names ({resume_from}): '
+                    'the run stopped after writing it and before repointing; resuming from it.'
+                )
+                resume_from = newer
             if resume_from is None:
                 self.logger.info(
                     f'resume=True but {self.work_dir} has no last_checkpoint: '
@@ -175,6 +187,35 @@ class BlipRunner(Runner):
             load_weights(self._bare_model, checkpoint, logger=self.logger)
             self.logger.info(f'Load checkpoint from {self._load_from}')
         self._has_loaded = True
+
+    def _newer_orphan_checkpoint(self, pointed: Optional[str]) -> Optional[str]:
+        """A complete ``epoch_N.pth`` / ``iter_N.pth`` in ``work_dir`` newer than ``pointed``.
+
+        :class:`BlipCheckpointHook` writes the checkpoint (atomically) before it repoints
+        ``last_checkpoint``; a kill between the two leaves a whole checkpoint that the pointer
+        does not name yet.
+        """
+        names = glob.glob(osp.join(glob.escape(self.work_dir), '*.pth'))
+        found = [p for p in names if re.fullmatch(r'(epoch|iter)_\d+\.pth', osp.basename(p))]
+        if not found:
+            return None
+        newest = max(found, key=osp.getmtime)
+        if pointed is not None and osp.isfile(pointed):
+            if osp.samefile(newest, pointed) or osp.getmtime(newest) <= osp.getmtime(pointed):
+                return None
+        return newest
+
+    @master_only
+    def _remove_stale_temp_files(self) -> None:
+        """Delete ``.NAME.pth.*.tmp`` files that a killed save left in ``work_dir``.
+
+        :func:`~blip_plugin.engine.checkpoint.atomic_save` writes beside the target and renames;
+        a process killed mid-write (SIGKILL, power loss) leaves the partial temp file behind,
+        never a partial checkpoint.
+        """
+        for path in glob.glob(osp.join(glob.escape(self.work_dir), '.*.pth.*.tmp')):
+            os.remove(path)
+            self.logger.warning(f'removed {path}, a checkpoint write that was interrupted')
 
     def load_checkpoint(
         self,
