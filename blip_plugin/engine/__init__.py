@@ -11,6 +11,7 @@ from .checkpoint import (
 )
 from .checkpoint_hook import BlipCheckpointHook
 from .dataset_epoch_hook import DatasetEpochHook
+from .loops import BlipEpochBasedTrainLoop
 from .nonfinite_hook import BlipNonFiniteHook, NonFiniteLossError
 from .runner import BlipRunner
 from .safe_state import from_safe, get_rng_state, set_rng_state, to_safe
@@ -18,6 +19,7 @@ from .safe_state import from_safe, get_rng_state, set_rng_state, to_safe
 __all__ = [
     'BlipRunner',
     'BlipCheckpointHook',
+    'BlipEpochBasedTrainLoop',
     'BlipNonFiniteHook',
     'NonFiniteLossError',
     'DatasetEpochHook',

@@ -26,6 +26,7 @@ from blip_plugin.registry import RUNNERS
 
 from .checkpoint import atomic_save, load_checkpoint_file, load_weights
 from .checkpoint_hook import BlipCheckpointHook
+from .loops import BlipEpochBasedTrainLoop
 from .safe_state import (
     from_safe,
     get_generator_states,
@@ -75,6 +76,18 @@ def _use_safe_checkpoint_hook(default_hooks: Optional[dict]) -> Optional[dict]:
     return default_hooks
 
 
+def _use_resumable_epoch_loop(train_cfg: Optional[dict]) -> Optional[dict]:
+    """``by_epoch=True`` / ``EpochBasedTrainLoop`` -> :class:`BlipEpochBasedTrainLoop`."""
+    if not isinstance(train_cfg, dict):
+        return train_cfg
+    kind = train_cfg.get('type')
+    if kind is None and train_cfg.get('by_epoch'):
+        train_cfg = {k: v for k, v in train_cfg.items() if k != 'by_epoch'}
+    elif kind not in ('EpochBasedTrainLoop', 'mmengine.EpochBasedTrainLoop'):
+        return train_cfg
+    return {**train_cfg, 'type': BlipEpochBasedTrainLoop}
+
+
 @RUNNERS.register_module()
 class BlipRunner(Runner):
     """MMEngine's Runner with weights-only-safe, atomic checkpoints and exact resume.
@@ -96,8 +109,9 @@ class BlipRunner(Runner):
 
     Resume is exact (same weights as an uninterrupted run, dropout included) with an
     ``IterBasedTrainLoop`` (the RNG state is restored after the loop has replayed the
-    dataloader over the finished iterations) and with an ``EpochBasedTrainLoop`` resumed from
-    an epoch-end checkpoint; MMEngine restarts an epoch interrupted in the middle. Validation
+    dataloader over the finished iterations) and with an epoch-based loop, which becomes
+    :class:`BlipEpochBasedTrainLoop`: resumed from a checkpoint inside an epoch, it skips the
+    batches trained before it instead of restarting the epoch as MMEngine does. Validation
     does not move the RNG streams (see :class:`BlipCheckpointHook`).
 
     Args:
@@ -107,6 +121,7 @@ class BlipRunner(Runner):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs['default_hooks'] = _use_safe_checkpoint_hook(kwargs.get('default_hooks'))
+        kwargs['train_cfg'] = _use_resumable_epoch_loop(kwargs.get('train_cfg'))
         self._loaded_checkpoint: Optional[dict] = None
         super().__init__(*args, **kwargs)
 
@@ -207,15 +222,17 @@ class BlipRunner(Runner):
 
     @master_only
     def _remove_stale_temp_files(self) -> None:
-        """Delete ``.NAME.pth.*.tmp`` files that a killed save left in ``work_dir``.
+        """Delete ``.NAME.pth.*.tmp`` / ``.last_checkpoint.*.tmp`` left by a killed write.
 
         :func:`~blip_plugin.engine.checkpoint.atomic_save` writes beside the target and renames;
         a process killed mid-write (SIGKILL, power loss) leaves the partial temp file behind,
         never a partial checkpoint.
         """
-        for path in glob.glob(osp.join(glob.escape(self.work_dir), '.*.pth.*.tmp')):
-            os.remove(path)
-            self.logger.warning(f'removed {path}, a checkpoint write that was interrupted')
+        root = glob.escape(self.work_dir)
+        for pattern in ('.*.pth.*.tmp', '.last_checkpoint.*.tmp'):
+            for path in glob.glob(osp.join(root, pattern)):
+                os.remove(path)
+                self.logger.warning(f'removed {path}, a write that was interrupted')
 
     def load_checkpoint(
         self,
@@ -260,12 +277,20 @@ class BlipRunner(Runner):
                 'diff_rank_seed=True: only rank 0 RNG state is saved, so RNG '
                 'states are not restored.'
             )
-        elif isinstance(self.train_loop, IterBasedTrainLoop) and self.train_loop.iter > 0:
-            loop = self.train_loop
-            loop.dataloader_iterator = _RestoreRngAfterSkip(
-                loop.dataloader_iterator, loop.iter, rng
-            )
-        else:
+            rng = None
+        loop = self.train_loop
+        if isinstance(loop, IterBasedTrainLoop) and loop.iter > 0:
+            if rng is not None:
+                loop.dataloader_iterator = _RestoreRngAfterSkip(
+                    loop.dataloader_iterator, loop.iter, rng
+                )
+        elif (
+            isinstance(loop, BlipEpochBasedTrainLoop)
+            and (skip := loop.iter - loop.epoch * len(self.train_dataloader)) > 0
+        ):
+            # a checkpoint from inside an epoch (CheckpointHook by_epoch=False)
+            loop.skip_batches(skip, rng)
+        elif rng is not None:
             set_rng_state(rng)
 
     # ------------------------------------------------------------------ saving

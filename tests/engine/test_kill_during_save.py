@@ -55,10 +55,12 @@ def test_resume_removes_the_partial_temp_file(tmp_path: Path) -> None:
     make_runner(tmp_path, length=1).train()
     stale = tmp_path / '.epoch_2.pth.abc123.tmp'
     stale.write_bytes(b'PK\x03\x04 half a checkpoint')
+    stale_pointer = tmp_path / '.last_checkpoint.def456.tmp'
+    stale_pointer.write_text(str(tmp_path)[:5])
     resumed = make_runner(tmp_path, length=2, resume=True)
     resumed.train()
     assert resumed.epoch == 2
-    assert not stale.exists()
+    assert not stale.exists() and not stale_pointer.exists()
     assert torch.load(tmp_path / 'epoch_2.pth', weights_only=True)['meta']['epoch'] == 2
 
 
