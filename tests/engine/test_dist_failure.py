@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PLUGINS = osp.join(REPO, 'tests', 'tools')
@@ -27,14 +28,14 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
 )
-train_cfg = dict(by_epoch=False, max_iters=200)
+train_cfg = dict(by_epoch=False, max_iters={iters})
 log_processor = dict(by_epoch=False)
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01))
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=1),
-    checkpoint=dict(type='BlipCheckpointHook', interval=1000, by_epoch=False),
+    checkpoint=dict(type='BlipCheckpointHook', interval={interval}, by_epoch=False),
 )
-custom_hooks = [dict(type='BlipExitAtIterHook', rank=1, at=2, hang={hang})]
+custom_hooks = [dict(type='BlipExitAtIterHook', rank=1, at={at}, hang={hang}, first_attempt_only=True)]
 # a dead peer is detected by gloo at once; the timeout bounds any collective that waits
 env_cfg = dict(dist_cfg=dict(backend='gloo', timeout={timeout}))
 randomness = dict(seed=0)
@@ -49,9 +50,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _setup(tmp_path: Path, hang: bool = False, timeout: int = 20) -> tuple:
+def _setup(
+    tmp_path: Path,
+    hang: bool = False,
+    timeout: int = 20,
+    iters: int = 200,
+    interval: int = 1000,
+    at: int = 2,
+) -> tuple:
     cfg = tmp_path / 'dist_toy.py'
-    cfg.write_text(CONFIG.format(hang=hang, timeout=timeout))
+    cfg.write_text(CONFIG.format(hang=hang, timeout=timeout, iters=iters, interval=interval, at=at))
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=os.pathsep.join([REPO, PLUGINS]))
     train = [osp.join(REPO, 'tools/train.py'), str(cfg), '--launcher', 'pytorch']
     return train, env
@@ -123,24 +131,59 @@ def test_survivor_exits_after_the_timeout_when_a_peer_hangs(tmp_path: Path) -> N
     assert 'imed out' in log0 or 'Timeout' in log0, log0[-3000:]
 
 
-def test_torchrun_stops_the_job_when_a_worker_dies(tmp_path: Path) -> None:
-    train, env = _setup(tmp_path)
-    cmd = [
+def _torchrun(train: list, work_dir: Path, max_restarts: int, *extra: str) -> list:
+    return [
         sys.executable,
         '-m',
         'torch.distributed.run',
         '--nproc_per_node',
         '2',
         '--max-restarts',
-        '0',
+        str(max_restarts),
         '--master_port',
         str(_free_port()),
         *train,
         '--work-dir',
-        str(tmp_path / 'work'),
+        str(work_dir),
+        *extra,
     ]
+
+
+def test_torchrun_stops_the_job_when_a_worker_dies(tmp_path: Path) -> None:
+    train, env = _setup(tmp_path)
+    cmd = _torchrun(train, tmp_path / 'work', 0)
     start = time.monotonic()
     out = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
     assert out.returncode != 0
     assert time.monotonic() - start < 240
     assert 'exitcode  : 3' in out.stderr or 'exitcode: 3' in out.stderr, out.stderr[-3000:]
+
+
+@pytest.mark.slow  # two torchrun jobs, one restarted: ~60 s on a busy CPU
+def test_torchrun_restart_with_resume_finishes_like_an_uninterrupted_job(tmp_path: Path) -> None:
+    # rank 1 dies after iteration 6 in the first attempt; iter_4.pth exists; torchrun restarts
+    # both workers, which resume from it (--resume) and finish the 12 iterations
+    train, env = _setup(tmp_path, iters=12, interval=4, at=6)
+    cut = subprocess.run(
+        _torchrun(train, tmp_path / 'cut', 1, '--resume'),
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert cut.returncode == 0, cut.stderr[-3000:]
+    assert 'Auto resumed from the latest checkpoint' in cut.stdout + cut.stderr
+    train, env = _setup(tmp_path, iters=12, interval=4, at=1000)
+    straight = subprocess.run(
+        _torchrun(train, tmp_path / 'straight', 0),
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    a = torch.load(tmp_path / 'cut' / 'iter_12.pth', weights_only=True)['state_dict']
+    b = torch.load(tmp_path / 'straight' / 'iter_12.pth', weights_only=True)['state_dict']
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
