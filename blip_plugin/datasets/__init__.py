@@ -8,6 +8,8 @@ from .refcoco import BlipRefCOCO, load_refs
 from .retrieval import COCORetrievalKarpathy, Flickr30kRetrievalKarpathy, KarpathyRetrieval
 from .shapes_world import make_shapes_world
 from .transforms import BlipCleanCaption, pre_caption
+from .video import MSRVTTRetrieval, VideoQA
+from .visdial import VisDialDataset
 from .vqa import BlipVQADataset, OCRVQADataset, VQAOpenEndedDataset, answer_weights, pre_question
 from .web_pairs import WebPairs, read_annotations
 from .web_shards import WebShardPairs, expand_shards, pairs_to_shards
@@ -36,4 +38,7 @@ __all__ = [
     'OCRVQADataset',
     'pre_question',
     'answer_weights',
+    'MSRVTTRetrieval',
+    'VideoQA',
+    'VisDialDataset',
 ]

@@ -32,6 +32,9 @@
                                                them noisy (another image's caption or a
                                                generic one)
       web_pairs_truth.json                     per pair {"image", "is_noisy", "noise"}
+    visdial/visdial_1.0_{train,val}.json, visdial/visdial_1.0_val_dense_annotations.json
+                                               VisDial v1.0 dialogs over the train / val
+                                               images (shapes_world_dialog.py)
     tokenizer/vocab.txt, tokenizer/tokenizer_config.json
                                                a BERT WordPiece vocabulary covering every
                                                generated word ([PAD] has id 0)
@@ -50,6 +53,7 @@ from typing import Dict, Iterable, List, Sequence
 
 import numpy as np
 
+from .shapes_world_dialog import write_visdial
 from .shapes_world_scene import KINDS, draw_scene, sample_scene
 from .shapes_world_text import (
     CAPTION_PROMPT,
@@ -64,7 +68,8 @@ from .shapes_world_text import (
 
 __all__ = ['make_shapes_world', 'FORMAT_VERSION', 'SPLITS']
 
-FORMAT_VERSION = 2  # 2: NLVR2 statements that do not give away the label, 4 per train image
+FORMAT_VERSION = 3  # 2: NLVR2 statements that do not give away the label, 4 per train image
+# 3: visdial/ (VisDial v1.0 dialogs, shapes_world_dialog.py)
 SPLITS = ('train', 'val', 'test')
 NLVR_SPLIT = {'train': 'train', 'val': 'dev', 'test': 'test'}  # official BLIP file names
 
@@ -330,6 +335,9 @@ def make_shapes_world(
     _dump_json(pairs, osp.join(ann_dir, 'web_pairs.json'))
     _dump_json(truth, osp.join(ann_dir, 'web_pairs_truth.json'))
 
+    visdial_rounds, visdial_texts = write_visdial(root, drawn, seed)
+    texts += visdial_texts
+
     vocab_size = _write_tokenizer(root)
     _check_vocab(texts, vocab_tokens())
 
@@ -354,6 +362,7 @@ def make_shapes_world(
             },
             web_pairs=len(pairs),
             web_noisy=sum(t['is_noisy'] for t in truth),
+            visdial_rounds=visdial_rounds,
             vocab_size=vocab_size,
         ),
     )

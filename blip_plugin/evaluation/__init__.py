@@ -1,5 +1,5 @@
 """Metrics: COCO caption scores (pycocoevalcap), retrieval recall, VQA and NLVR2 accuracy,
-visual grounding accuracy."""
+visual grounding accuracy, VisDial ranking (R@k, MRR, mean rank, NDCG)."""
 
 from .caption import COCOCaptionMetric, load_coco_caption_gt, normalize_image_id
 from .coco_caption_scorer import JavaNotFoundError, require_java, spice_models_available
@@ -12,6 +12,8 @@ from .retrieval import (
     recall_at,
     retrieval_ranks,
 )
+from .visdial import VisDialMetric, ndcg, scores_to_ranks
+from .video_retrieval import BlipVideoRetrievalRecall, median_rank
 from .vqa import VQAAccuracy, normalize_answer, vqa_accuracy
 
 __all__ = [
@@ -31,4 +33,9 @@ __all__ = [
     'vqa_accuracy',
     'NLVRAccuracy',
     'VisualGroundingAccuracy',
+    'BlipVideoRetrievalRecall',
+    'median_rank',
+    'VisDialMetric',
+    'ndcg',
+    'scores_to_ranks',
 ]

@@ -1,6 +1,14 @@
 """Models: the ViT, the MED, task models, generation and weight conversion."""
 
-from .blip import BlipCaption, BlipGrounding, BlipNLVR, BlipPretrain, BlipRetrieval, BlipVQA
+from .blip import (
+    BlipCaption,
+    BlipGrounding,
+    BlipNLVR,
+    BlipPretrain,
+    BlipRetrieval,
+    BlipVisDial,
+    BlipVQA,
+)
 from .convert import convert_state_dict, detect_format
 from .generation import generate
 from .med import MEDConfig, MEDDecoder, MEDTransformer, load_tokenizer
@@ -19,6 +27,7 @@ __all__ = [
     'BlipVQA',
     'BlipGrounding',
     'BlipNLVR',
+    'BlipVisDial',
     'generate',
     'convert_state_dict',
     'detect_format',

@@ -1,10 +1,12 @@
-"""Task models: captioning, pre-training, retrieval, VQA, NLVR2, grounding."""
+"""Task models: captioning, pre-training, retrieval, VQA, NLVR2, grounding, visual dialog."""
 
 from .caption import BlipCaption
 from .grounding import BlipGrounding
 from .nlvr import BlipNLVR
 from .pretrain import BlipPretrain
 from .retrieval import BlipRetrieval
+from .visdial import BlipVisDial
+from .video import BlipVideoDataPreprocessor, BlipVideoRetrieval, BlipVideoVQA
 from .vqa import BlipVQA, load_answer_list
 
 __all__ = [
@@ -13,6 +15,10 @@ __all__ = [
     'BlipNLVR',
     'BlipPretrain',
     'BlipRetrieval',
+    'BlipVisDial',
     'BlipVQA',
+    'BlipVideoDataPreprocessor',
+    'BlipVideoRetrieval',
+    'BlipVideoVQA',
     'load_answer_list',
 ]
