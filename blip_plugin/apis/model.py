@@ -121,6 +121,11 @@ def get_model(
                 'initial weights'
             )
         checkpoint = default_weights or None
+        if info is not None and info.stand_in_weights:
+            MMLogger.get_current_instance().warning(
+                f'{info.name}: the authors did not release this model; loading stand-in '
+                f'weights ({info.notes or info.weights})'
+            )
     else:
         checkpoint = pretrained or None
     if kwargs:

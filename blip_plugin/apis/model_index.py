@@ -41,6 +41,11 @@ class ModelInfo:
         metadata: the metafile's ``Metadata`` block.
         results: the metafile's ``Results`` list.
         converted_from: the metafile's ``Converted From`` block.
+        parity: the metafile's ``Parity`` block (``Verified``, ``Reference``, ``Widths``,
+            ``Note``, ``Tests``): whether this model's code was checked against a reference.
+        stand_in_weights: True where the authors did not release this model and ``weights``
+            is the closest released file (``notes`` says which).
+        notes: the metafile's ``Notes``, or ''.
         metafile: the metafile the model was read from.
     """
 
@@ -53,6 +58,9 @@ class ModelInfo:
     metadata: dict = field(default_factory=dict)
     results: tuple = ()
     converted_from: dict = field(default_factory=dict)
+    parity: dict = field(default_factory=dict)
+    stand_in_weights: bool = False
+    notes: str = ''
     metafile: str = ''
 
 
@@ -99,6 +107,9 @@ def _model_info(entry: dict, root: Path, metafile: Path) -> ModelInfo:
         metadata=dict(entry.get('Metadata') or {}),
         results=results,
         converted_from=dict(entry.get('Converted From') or {}),
+        parity=dict(entry.get('Parity') or {}),
+        stand_in_weights=bool(entry.get('Stand-in Weights', False)),
+        notes=entry.get('Notes') or '',
         metafile=str(metafile),
     )
 

@@ -23,19 +23,27 @@ def test_list_models_lists_the_caption_models():
     assert names == sorted(names)
     large = list_models('blip-large')
     assert 'blip-large_caption' in large and all(n.startswith('blip-large') for n in large)
-    assert list_models('BLIP-*_CAPTION') == ['blip-base_caption', 'blip-large_caption']
+    # as in mmpretrain, a pattern matches any suffix too
+    assert list_models('BLIP-*_CAPTION') == [
+        'blip-base_caption',
+        'blip-base_caption_flickr30k-zeroshot',
+        'blip-base_captioner-coco',
+        'blip-large_caption',
+    ]
     assert set(list_models(task='image caption')) >= {'blip-base_caption', 'blip-large_caption'}
     assert list_models(task='No Such Task') == []
 
 
 def test_metafile_parses_and_every_config_exists():
     index = yaml.safe_load((ROOT / 'model-index.yml').read_text())
-    for rel in index['Import']:
-        meta = yaml.safe_load((ROOT / rel).read_text())
-        assert meta['Collections'][0]['Name'] == 'BLIP'
+    metafiles = [yaml.safe_load((ROOT / rel).read_text()) for rel in index['Import']]
+    # collections are defined once in the whole index; every model names a defined one
+    collections = [c['Name'] for meta in metafiles for c in meta.get('Collections') or []]
+    assert len(collections) == len(set(collections)) and 'BLIP' in collections
+    for meta in metafiles:
         for entry in meta['Models']:
+            assert entry['In Collection'] in collections
             assert (ROOT / entry['Config']).is_file(), entry['Config']
-            assert entry['In Collection'] == 'BLIP'
             assert isinstance(entry['Metadata']['Parameters'], int)
             assert entry['Weights'].startswith('https://')
             for result in entry['Results']:

@@ -35,6 +35,16 @@ RECIPES = {
         False,
         'flickr30k_test',
     ),
+    'blip-large_8xb16_retrieval_flickr30k-zeroshot': (
+        'large',
+        10,
+        None,
+        None,
+        32,
+        128,
+        False,
+        'flickr30k_test',
+    ),
 }
 
 
