@@ -118,3 +118,29 @@ def test_model_configs_define_the_med_once():
     assert 'encoder_width' not in base.med_config  # set from the ViT by the task model
     assert large.model.vision_encoder.grad_ckpt and large.model.vision_encoder.ckpt_layer == 5
     assert base.model.data_preprocessor.type == 'ImgDataPreprocessor'
+
+
+def test_stand_in_weights_load_with_a_warning(monkeypatch):
+    """CapFilt's captioner was not released: its zoo entry loads the COCO captioner's file, and
+    says so."""
+    from blip_plugin.apis import model as model_api
+
+    info = get_model_info('blip-base_captioner-coco')
+    assert info.stand_in_weights and 'not released' in info.notes
+    assert info.weights == get_model_info('blip-base_caption').weights
+    assert not get_model_info('blip-base_caption').stand_in_weights
+    warnings, loaded = [], []
+
+    class Logger:
+        def warning(self, msg):
+            warnings.append(msg)
+
+    monkeypatch.setattr(model_api.MMLogger, 'get_current_instance', lambda: Logger())
+    monkeypatch.setattr(
+        model_api, 'init_model', lambda cfg, ckpt, device: loaded.append(ckpt) or torch.nn.Module()
+    )
+    model_api.get_model('blip-base_captioner-coco', pretrained=True)
+    assert loaded == [info.weights]
+    assert len(warnings) == 1 and 'stand-in' in warnings[0]
+    model_api.get_model('blip-base_caption', pretrained=True)
+    assert loaded[-1] == info.weights and len(warnings) == 1

@@ -46,15 +46,23 @@ def test_published_counts_match_the_metafile_and_the_docs() -> None:
     }
 
 
+FIELDS = 'the fields are described at the top of configs/blip/metafile.yml'
+
+
 def test_every_row_names_its_sources_reproduction_and_parity() -> None:
     for name, info in load_model_index().items():
-        assert info.results, name
+        assert info.results, f'{name}: no Results ({FIELDS})'
         for r in info.results:
-            assert r.get('Source'), (name, r)
-            assert isinstance(r.get('Reproduced'), bool), (name, r)  # explicit, never implied
+            # explicit, never implied: where the score is from, and whether we measured it
+            assert r.get('Source'), f'{name}: a result without Source ({FIELDS}): {r}'
+            assert isinstance(r.get('Reproduced'), bool), (
+                f'{name}: a result without Reproduced: true/false ({FIELDS}): {r}'
+            )
         parity = info.parity
-        assert isinstance(parity.get('Verified'), bool) and parity.get('Reference'), name
-        assert parity.get('Tests'), name
+        assert isinstance(parity.get('Verified'), bool) and parity.get('Reference'), (
+            f'{name}: Parity needs Verified (true/false) and Reference ({FIELDS})'
+        )
+        assert parity.get('Tests'), f'{name}: Parity names no Tests ({FIELDS})'
         for test in parity['Tests']:
             assert osp.isfile(osp.join(REPO, test)), (name, test)
         if info.stand_in_weights:
