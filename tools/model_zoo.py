@@ -143,6 +143,11 @@ def _parity(info: ModelInfo, notes: Footnotes = None) -> str:
     return text + notes.ref(f'{detail} ({tests}).' if tests else f'{detail}.')
 
 
+def _params(info: ModelInfo) -> str:
+    count = info.metadata.get('Parameters')
+    return f'{count / 1e6:.2f}' if isinstance(count, int) else '-'
+
+
 def _link(url: str) -> str:
     host = url.split('/')[2] if '://' in url else ''
     label = {'storage.googleapis.com': 'official', 'download.openmmlab.com': 'mmpretrain'}
@@ -175,10 +180,9 @@ def doc_tables() -> str:
             '| --- | ---: | --- | --- | --- | --- | --- |',
         ]
         for info in infos:
-            params = info.metadata.get('Parameters')
             config = osp.relpath(info.config, REPO)
             out.append(
-                f'| `{info.name}`{notes.ref(info.notes)} | {params / 1e6:.2f} | '
+                f'| `{info.name}`{notes.ref(info.notes)} | {_params(info)} | '
                 f'{_scores(info, sources)} | {_reproduced(info)} | {_parity(info, parity)} | '
                 f'[config](../{config}) | {_weights(info)} |'
             )
@@ -212,8 +216,7 @@ def readme_table() -> str:
     for task, infos in _groups().items():
         for info in infos:
             rows.append(
-                f'| `{info.name}` | {", ".join(info.tasks) or task} | '
-                f'{info.metadata.get("Parameters") / 1e6:.2f} | '
+                f'| `{info.name}` | {", ".join(info.tasks) or task} | {_params(info)} | '
                 f'{_scores(info)} | {_reproduced(info)} | {_parity(info)} |'
             )
     return '\n'.join(rows) + '\n'
