@@ -10,6 +10,7 @@ from .model_index import (
     load_model_index,
     register_with_mmpretrain,
 )
+from .video import video_qa_inference, video_retrieval_inference  # registers the video tasks
 
 __all__ = [
     'inference_model',
@@ -25,6 +26,8 @@ __all__ = [
     'task_of',
     'TASKS',
     'caption_inference',
+    'video_retrieval_inference',
+    'video_qa_inference',
     'register_with_mmpretrain',
 ]
 

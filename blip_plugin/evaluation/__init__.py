@@ -12,8 +12,8 @@ from .retrieval import (
     recall_at,
     retrieval_ranks,
 )
-from .visdial import VisDialMetric, ndcg, scores_to_ranks
 from .video_retrieval import BlipVideoRetrievalRecall, median_rank
+from .visdial import VisDialMetric, ndcg, scores_to_ranks
 from .vqa import VQAAccuracy, normalize_answer, vqa_accuracy
 
 __all__ = [

@@ -9,6 +9,7 @@ from .clean_caption import BlipCleanCaption, pre_caption
 from .color_jitter import BlipColorJitter
 from .image_pair import NLVRSwapPair, StackImagePair
 from .load_image import BlipLoadImage, UnreadableImageError
+from .load_video import BlipLoadVideo, UnreadableVideoError
 from .translate_pad import BlipRandomTranslatePad
 
 __all__ = [
@@ -20,4 +21,6 @@ __all__ = [
     'BlipColorJitter',
     'BlipLoadImage',
     'UnreadableImageError',
+    'BlipLoadVideo',
+    'UnreadableVideoError',
 ]

@@ -5,8 +5,8 @@ from .grounding import BlipGrounding
 from .nlvr import BlipNLVR
 from .pretrain import BlipPretrain
 from .retrieval import BlipRetrieval
-from .visdial import BlipVisDial
 from .video import BlipVideoDataPreprocessor, BlipVideoRetrieval, BlipVideoVQA
+from .visdial import BlipVisDial
 from .vqa import BlipVQA, load_answer_list
 
 __all__ = [

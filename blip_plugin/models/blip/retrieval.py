@@ -314,7 +314,7 @@ class BlipRetrieval(MomentumAlignBase):
         """
         ids, atts = self.tokenize(texts)
         ids = self.encoder_ids(ids)
-        image_embeds = self.vision_encoder(images)  # (B, 1+N, D)
+        image_embeds = self.image_features(images)[0]  # (B, 1+N, D); videos: (B, T*(1+N), D)
         probs = torch.zeros(images.shape[0], len(texts), device=self.device)
         for b in range(images.shape[0]):
             embeds = image_embeds[b : b + 1]  # (1, 1+N, D)
@@ -340,7 +340,7 @@ class BlipRetrieval(MomentumAlignBase):
         if len(texts) % B:
             raise ValueError(f'{len(texts)} texts cannot be split among {B} images')
         ids, atts = self.tokenize(texts)
-        image_embeds = self.vision_encoder(images)
+        image_embeds = self.image_features(images)[0]
         logits = itm_logits(
             self.text_encoder, self.itm_head, self.encoder_ids(ids), atts, image_embeds
         )

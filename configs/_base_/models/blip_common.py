@@ -23,3 +23,10 @@ blip_data_preprocessor = dict(
     std=[0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255],
     bgr_to_rgb=True,
 )
+
+# The same for videos: BlipLoadVideo gives (T, 3, H, W) RGB clips, stacked to (B, T, 3, H, W).
+blip_video_data_preprocessor = dict(
+    type='BlipVideoDataPreprocessor',
+    mean=blip_data_preprocessor['mean'],
+    std=blip_data_preprocessor['std'],
+)
