@@ -44,6 +44,13 @@ def test_quick_benchmark_agrees_and_reports(tmp_path):
             '3',
             '--vqa-answers',
             '6',
+            '40',
+            '--vqa-k',
+            '4',
+            '--retrieval-images',
+            '3',
+            '--retrieval-k',
+            '2',
             '--out',
             str(out),
             '--plot',
@@ -56,10 +63,17 @@ def test_quick_benchmark_agrees_and_reports(tmp_path):
         'caption beam 3',
         'caption nucleus',
         'ITM re-rank k=3',
-        'VQA rank 6 answers',
+        'VQA rank 6 answers, k=4',
+        'VQA rank 40 answers, k=4',
         'caption train step',
+        'retrieval eval 3 img x 15 txt, k=2',
+        'pretrain step (ITC+ITM+LM)',
     ):
         assert f'| {name}' in text
+    assert 'same top-k pairs' in text
+    # every workload's FLOPs were counted: a number in the FLOP column of each row
+    rows = [line for line in text.splitlines() if line.startswith('| ') and 'workload' not in line]
+    assert len(rows) == 9 and all('GFLOP' not in r and '(' in r.split('|')[9] for r in rows)
     assert 'ids identical' in text and 'DIFFER' not in text
     assert plot.stat().st_size > 0
 
@@ -72,3 +86,28 @@ def test_vit_flops_counts_a_known_case():
     d, m, t = 8, 16, 5
     expected = 2 * 4 * 3 * d + t * (8 * d * d + 4 * d * m) + 4 * t * t * d
     assert vit_flops(d, 1, m, image=2, patch=1, batch=3) == 3 * expected
+
+
+def test_count_flops_counts_cpu_attention_and_backward():
+    sys.path.insert(0, str(BENCH))
+    from bench_timing import count_flops
+
+    q = torch.randn(2, 3, 5, 4, requires_grad=True)
+    attn = 4 * 2 * 3 * 5 * 5 * 4  # QK^T and AV, 2 per multiply-add
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    assert count_flops(lambda: sdpa(q, q, q)) == attn
+    # backward: 2.5x the forward's matmuls (torch's sdpa_backward_flop_count)
+    assert count_flops(lambda: sdpa(q, q, q).sum().backward()) == attn + 5 * attn // 2
+
+
+def test_append_keeps_earlier_runs_and_notes(tmp_path):
+    cli = _load_cli()
+    doc = tmp_path / 'bench.md'
+    doc.write_text(f'{cli.TITLE}\n\n## run A\n\n| a |\n\n{cli.NOTES}\n\nhand-written\n')
+    cli.write_doc(doc, '## run B\n\n| b |\n', append=True)
+    text = doc.read_text()
+    assert text.index('## run A') < text.index('## run B') < text.index('hand-written')
+    assert text.count(cli.TITLE) == 1
+    cli.write_doc(doc, '## run C\n', append=False)
+    text = doc.read_text()
+    assert '## run A' not in text and '## run C' in text and 'hand-written' in text

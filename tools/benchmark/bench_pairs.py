@@ -13,12 +13,21 @@ import torch
 from transformers import BlipConfig, BlipForConditionalGeneration, BlipForImageTextRetrieval
 
 from blip_plugin.models import BlipCaption
+from blip_plugin.models.blip.pretrain import BlipPretrain
 from blip_plugin.models.blip.retrieval import BlipRetrieval
 from blip_plugin.models.blip.vqa import BlipVQA
 from blip_plugin.models.convert import convert_state_dict
 from blip_plugin.models.weights import load_blip_weights
 
-__all__ = ['SIZES', 'blip_config', 'write_vocab', 'caption_pair', 'retrieval_pair', 'vqa_model']
+__all__ = [
+    'SIZES',
+    'blip_config',
+    'write_vocab',
+    'caption_pair',
+    'retrieval_pair',
+    'vqa_model',
+    'pretrain_model',
+]
 
 HEAD = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'picture', 'of', 'cat', 'dog']
 PAD, SEP = 0, 3
@@ -146,3 +155,17 @@ def retrieval_pair(cfg: BlipConfig, vocab: str) -> tuple:
 def vqa_model(cfg: BlipConfig, vocab: str) -> BlipVQA:
     """A BlipVQA of the config's dimensions (random weights: no reference to agree with)."""
     return BlipVQA(_vit_cfg(cfg), _med_cfg(cfg), tokenizer=dict(name_or_path=vocab)).eval()
+
+
+def pretrain_model(cfg: BlipConfig, vocab: str) -> BlipPretrain:
+    """A BlipPretrain of the config's dimensions (random weights, a short queue, a fixed
+    negative-sampling seed; dropout off so that repeated steps do the same work)."""
+    model = BlipPretrain(
+        _vit_cfg(cfg),
+        _med_cfg(cfg),
+        tokenizer=dict(name_or_path=vocab),
+        embed_dim=cfg.image_text_hidden_size,
+        queue_size=64,
+        itm_seed=0,
+    )
+    return model.eval()

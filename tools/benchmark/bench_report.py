@@ -3,40 +3,50 @@
 from pathlib import Path
 from typing import Optional
 
-__all__ = ['markdown', 'bar_plot']
+__all__ = ['TITLE', 'markdown', 'bar_plot']
 
 
 def _f(x: Optional[float], fmt: str) -> str:
     return '-' if x is None else format(x, fmt)
 
 
+TITLE = '# Benchmarks: blip-plugin vs transformers BLIP'
+
+
 def markdown(
-    rows: list, header: dict, vit_time: dict, matmul: float, gbps: float, step_bytes: int
+    rows: list,
+    header: dict,
+    vit_time: dict,
+    matmul: float,
+    gbps: float,
+    step_bytes: int,
+    step_read_gbps: float = 0.0,
 ) -> str:
-    """Table of rows plus the run's context (machine, load, matmul throughput)."""
-    lines = ['# Benchmarks: blip-plugin vs transformers BLIP', '']
+    """One run's section: its context (machine, load, matmul throughput), table and notes."""
+    lines = [f'## {header["config"]}, {header["device"]}, {header["precision"]}', '']
     lines += [f'- {k}: {v}' for k, v in header.items()]
     lines += [
         f'- measured fp32 matmul throughput: {matmul:.1f} GFLOP/s (torch.mm, 2048^3 unless --quick)',
         f'- measured memory bandwidth: {gbps:.1f} GB/s (tensor copy, read + write)',
     ]
     if step_bytes:
-        floor = 1e3 * step_bytes / 1e9 / gbps
+        floor = 1e3 * step_bytes / 1e9 / step_read_gbps
         lines += [
             f'- decoder weights read per decoding step (cross-attention K/V excluded): '
-            f'{step_bytes / 1e6:.0f} MB, so >= {floor:.0f} ms per step at that bandwidth'
+            f'{step_bytes / 1e6:.0f} MB; summing each of those tensors once runs at '
+            f'{step_read_gbps:.1f} GB/s, so >= {floor:.0f} ms per step'
         ]
     lines += ['']
     lines += [
         '| workload | batch | ours (s) | transformers (s) | speedup (x) | ours items/s | '
-        'ours peak MiB | transformers peak MiB | GFLOP/s (% of matmul) | '
+        'ours peak MiB | transformers peak MiB | GFLOP per call, GFLOP/s (% of matmul) | '
         'x our ViT time | agreement |',
         '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ]
     for r in rows:
         share = '-'
         if r['gflops']:
-            share = f'{r["gflops"]:.1f} ({100 * r["gflops"] / matmul:.0f}%)'
+            share = f'{r["flops"] / 1e9:.3g}, {r["gflops"]:.1f} ({100 * r["gflops"] / matmul:.0f}%)'
         vit = vit_time.get(r['batch']) if r['workload'].startswith('caption ') else None
         vs_vit = _f(r['ours_s'] / vit if vit and 'train' not in r['workload'] else None, '.2f')
         lines.append(
@@ -49,9 +59,11 @@ def markdown(
         'Times are medians of interleaved repeats (ours and transformers alternate, '
         'after warm-up), pixels to outputs. Speedup = transformers / ours. Peak memory: '
         'resident-set growth during one call sampled every ms on the CPU, '
-        '`torch.cuda.max_memory_allocated` on a GPU. ViT FLOPs are analytic: '
-        '2 per multiply-add over the patch embedding, QKV/output projections, MLP and '
-        'attention (QK^T, AV); LayerNorm, softmax and GELU left out. '
+        '`torch.cuda.max_memory_allocated` on a GPU. FLOPs are counted on one call of ours '
+        'with `torch.utils.flop_counter.FlopCounterMode` (2 per multiply-add of every matmul, '
+        'convolution and attention, backward included, causal attention counted as full; '
+        'elementwise ops, softmax and LayerNorm left out; the ViT count is checked against '
+        'the analytic formula), GFLOP/s = counted FLOPs / median time. '
         '"x our ViT time" = caption time / our ViT forward time of the same batch.',
         '',
     ]

@@ -1,4 +1,4 @@
-"""Interleaved timing, peak memory, measured matmul throughput and analytic ViT FLOPs.
+"""Interleaved timing, peak memory, measured matmul throughput and counted FLOPs.
 
 On a shared CPU, load changes from second to second: two implementations timed one after
 the other see different machines. ``interleaved`` alternates them repeat by repeat and takes
@@ -15,14 +15,18 @@ from contextlib import nullcontext
 from typing import Callable, Optional
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 __all__ = [
     'interleaved',
     'peak_memory_mb',
     'matmul_gflops',
+    'weight_read_gbps',
+    'count_flops',
     'vit_flops',
     'load_average',
     'autocast',
+    'memory_gbps',
 ]
 
 
@@ -125,6 +129,44 @@ def memory_gbps(mib: int = 512, repeats: int = 5, device: str = 'cpu') -> float:
         _sync(device)
         best = min(best, time.perf_counter() - t0)
     return 2 * a.numel() * 4 / best / 1e9
+
+
+def weight_read_gbps(params: list, repeats: int = 3) -> float:
+    """Best read bandwidth of summing every tensor of ``params`` once, in GB/s: how fast this
+    machine streams exactly the weights a decoding step reads (the floor of a step's time)."""
+    nbytes = sum(p.numel() * p.element_size() for p in params)
+    best = float('inf')
+    with torch.no_grad():
+        for _ in range(repeats + 1):
+            t0 = time.perf_counter()
+            for p in params:
+                p.sum()
+            best = min(best, time.perf_counter() - t0)
+    return nbytes / best / 1e9
+
+
+def _cpu_sdpa_flops(q, k, v, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_flop_count(q, k, v)
+
+
+def _cpu_sdpa_backward_flops(grad, q, k, v, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_backward_flop_count(grad, q, k, v)
+
+
+# torch's counter knows the CUDA attention kernels but not the CPU one (torch 2.14)
+_CPU_SDPA = {
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops,
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: (_cpu_sdpa_backward_flops),
+}
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of one call of ``fn``, counted by ``torch.utils.flop_counter.FlopCounterMode``
+    (2 per multiply-add of every matmul, convolution and attention, backward included;
+    causal attention counted as full; elementwise ops, softmax and LayerNorm left out)."""
+    with FlopCounterMode(display=False, custom_mapping=_CPU_SDPA) as counter:
+        fn()
+    return counter.get_total_flops()
 
 
 def vit_flops(width: int, depth: int, mlp: int, image: int, patch: int, batch: int) -> float:

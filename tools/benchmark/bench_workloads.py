@@ -6,13 +6,20 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import torch
-from bench_timing import autocast, interleaved, peak_memory_mb, vit_flops
+from bench_timing import (
+    autocast,
+    count_flops,
+    interleaved,
+    peak_memory_mb,
+    vit_flops,
+    weight_read_gbps,
+)
 from mmpretrain.structures import DataSample
 
 from blip_plugin.models import generate
 from blip_plugin.models.heads.itm import itm_logits
 
-__all__ = ['Bench', 'vit_forward', 'caption', 'retrieval_itm', 'vqa_rank', 'train_step']
+__all__ = ['Bench', 'vit_forward', 'caption', 'retrieval_itm', 'train_step']
 
 TOL = 1e-4
 
@@ -26,9 +33,11 @@ class Bench:
     amp: Optional[str] = None
     repeats: int = 3
     warmup: int = 1
+    count: bool = True  # count each workload's FLOPs (one extra call of ours)
     rows: list = field(default_factory=list)
     vit_time: dict = field(default_factory=dict)  # batch -> our ViT seconds
     step_bytes: int = 0  # decoder weights read per decoding step (cross K/V excluded)
+    step_read_gbps: float = 0.0  # measured bandwidth of reading exactly those weights
 
     @property
     def tol(self) -> float:
@@ -49,8 +58,11 @@ class Bench:
         items: int,
         flops: Optional[float] = None,
     ) -> dict:
-        """Time ours (and transformers, interleaved), measure peak memory, add a row."""
+        """Time ours (and transformers, interleaved), measure peak memory, count the FLOPs of
+        one call of ours (unless given), add a row."""
         with autocast(self.device, self.amp):
+            if flops is None and self.count:
+                flops = count_flops(ours)
             mem = {'ours': peak_memory_mb(ours, self.device)}
             if hf is not None:
                 mem['hf'] = peak_memory_mb(hf, self.device)
@@ -66,6 +78,7 @@ class Bench:
             ours_mb=mem['ours'],
             hf_mb=mem.get('hf'),
             agree=agree,
+            flops=flops,
             gflops=flops / t['ours'] / 1e9 if flops else None,
         )
         self.rows.append(row)
@@ -89,7 +102,7 @@ def vit_forward(b: Bench, hf, ours, batch: int) -> dict:
         d = _max_diff(ours.vision_encoder(px), hf.vision_model(px)[0])
     _check(b, d < b.tol, f'ViT max |diff| {d:.2e}')
     vc = b.cfg.vision_config
-    flops = vit_flops(
+    analytic = vit_flops(
         vc.hidden_size,
         vc.num_hidden_layers,
         vc.intermediate_size,
@@ -97,6 +110,10 @@ def vit_forward(b: Bench, hf, ours, batch: int) -> dict:
         vc.patch_size,
         batch,
     )
+    with autocast(b.device, b.amp):
+        flops = count_flops(lambda: ours.vision_encoder(px))
+    if abs(flops / analytic - 1) > 0.01:  # both count matmuls only: they must agree
+        raise AssertionError(f'ViT FLOPs counted {flops:.4g} but {analytic:.4g} by formula')
     row = b.time_pair(
         'ViT forward',
         batch,
@@ -136,12 +153,15 @@ def caption(b: Bench, hf, ours, batch: int, strategy: str = 'beam') -> dict:
     else:
         kw.update(top_p=0.9, repetition_penalty=1.1)
         hf_kw = dict(kw, do_sample=True)
-    b.step_bytes = sum(
-        p.numel() * p.element_size()
+    step_params = [
+        p
         for n, p in ours.text_decoder.named_parameters()
         if not any(f'cross_attn.{kv}.' in n for kv in 'kv')
         and ('embeddings' not in n or '.word.' in n)  # word matrix = tied LM head
-    )
+    ]
+    if not b.step_bytes:
+        b.step_bytes = sum(p.numel() * p.element_size() for p in step_params)
+        b.step_read_gbps = weight_read_gbps(step_params)
     ours_prompt = prompt[:, :-1].clone()
     ours_prompt[:, 0] = tok.bos_token_id  # [DEC]
 
@@ -214,21 +234,6 @@ def retrieval_itm(b: Bench, hf, ours, k: int) -> dict:
         run_hf,
         f'logits max diff {d:.1e}',
         k,
-    )
-
-
-@torch.no_grad()
-def vqa_rank(b: Bench, vqa, batch: int, n_answers: int, k: int) -> dict:
-    """BlipVQA.answer(method='rank') over n candidate answers (no transformers equivalent)."""
-    px = b.pixels(batch)
-    questions = [t + '?' for t in _texts(batch, 10, seed=1)]
-    answers = list(dict.fromkeys(_texts(n_answers * 2, 3, seed=2, fewest=1)))[:n_answers]
-
-    def run() -> list:
-        return vqa.answer(px, questions, method='rank', answer_list=answers, k=k)
-
-    return b.time_pair(
-        f'VQA rank {n_answers} answers, k={k}', batch, run, None, 'no reference', batch
     )
 
 

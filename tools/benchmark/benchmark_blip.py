@@ -5,6 +5,7 @@ checks that the outputs agree before it reports a time.
 
     python tools/benchmark/benchmark_blip.py                  # BLIP-base, 384 px, CPU fp32
     python tools/benchmark/benchmark_blip.py --quick          # tiny config, smoke test
+    python tools/benchmark/benchmark_blip.py --size large --only vit caption --append
     python tools/benchmark/benchmark_blip.py --device cuda --amp bf16 --batches 1 4 16
 """
 
@@ -20,14 +21,22 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_tasks as T  # noqa: E402
 import bench_workloads as W  # noqa: E402
-from bench_pairs import blip_config, caption_pair, retrieval_pair, vqa_model, write_vocab  # noqa: E402
-from bench_report import bar_plot, markdown  # noqa: E402
+from bench_pairs import (  # noqa: E402
+    blip_config,
+    caption_pair,
+    pretrain_model,
+    retrieval_pair,
+    vqa_model,
+    write_vocab,
+)
+from bench_report import TITLE, bar_plot, markdown  # noqa: E402
 from bench_timing import load_average, matmul_gflops, memory_gbps  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 NOTES = '<!-- notes: kept when the table is regenerated -->'
-WORKLOADS = ('vit', 'caption', 'sample', 'itm', 'vqa', 'train')
+WORKLOADS = ('vit', 'caption', 'sample', 'itm', 'retrieval', 'vqa', 'train', 'pretrain')
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -41,8 +50,16 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument('--repeats', type=int, default=3)
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--itm-k', type=int, default=8, help='texts re-ranked for one image')
-    p.add_argument('--vqa-answers', type=int, default=128)
+    p.add_argument(
+        '--retrieval-images', type=int, default=4, help='N of the N x 5N retrieval evaluation'
+    )
+    p.add_argument('--retrieval-k', type=int, default=4, help='k_test of the evaluation')
+    p.add_argument('--vqa-answers', type=int, nargs='+', default=[128, 3128])
+    p.add_argument('--vqa-k', type=int, nargs='+', default=[16, 128], help='VQA shortlists')
+    p.add_argument('--pretrain-batch', type=int, default=2)
+    p.add_argument('--no-flops', action='store_true', help='skip counting FLOPs')
     p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--append', action='store_true', help='add this run below the earlier ones')
     p.add_argument('--out', type=Path, default=REPO / 'docs' / 'benchmarks.md')
     p.add_argument('--plot', type=Path, default=REPO / 'docs' / 'benchmarks.png')
     return p.parse_args(argv)
@@ -55,7 +72,7 @@ def run(args: argparse.Namespace, log=print) -> W.Bench:
     torch.manual_seed(0)
     size = 'tiny' if args.quick else args.size
     cfg = blip_config(size)
-    bench = W.Bench(cfg, args.device, args.amp, args.repeats, args.warmup)
+    bench = W.Bench(cfg, args.device, args.amp, args.repeats, args.warmup, not args.no_flops)
     with tempfile.TemporaryDirectory() as tmp:
         vocab = write_vocab(cfg, Path(tmp))
         want = set(args.only)
@@ -71,18 +88,37 @@ def run(args: argparse.Namespace, log=print) -> W.Bench:
             if 'train' in want:
                 log(W.train_step(bench, hf, ours, min(args.batches)))
             del hf, ours
-        if 'itm' in want:
+        if want & {'itm', 'retrieval'}:
             hf, ours = (m.to(args.device) for m in retrieval_pair(cfg, vocab))
-            log(W.retrieval_itm(bench, hf, ours, args.itm_k))
+            if 'itm' in want:
+                log(W.retrieval_itm(bench, hf, ours, args.itm_k))
+            if 'retrieval' in want:
+                log(T.retrieval_eval(bench, hf, ours, args.retrieval_images, args.retrieval_k))
             del hf, ours
         if 'vqa' in want:
             vqa = vqa_model(cfg, vocab).to(args.device)
-            log(
-                W.vqa_rank(
-                    bench, vqa, min(args.batches), args.vqa_answers, k=min(128, args.vqa_answers)
-                )
-            )
+            for n in args.vqa_answers:
+                for k in sorted({min(k, n) for k in args.vqa_k}):
+                    log(T.vqa_rank(bench, vqa, min(args.batches), n, k))
+            del vqa
+        if 'pretrain' in want:
+            model = pretrain_model(cfg, vocab).to(args.device)
+            log(T.pretrain_step(bench, model, args.pretrain_batch))
     return bench
+
+
+def write_doc(path: Path, section: str, append: bool) -> str:
+    """The title, the earlier runs' sections (``append``), this run's, then the hand-written
+    notes of the existing page (kept below ``NOTES``)."""
+    old = path.read_text() if path.exists() else ''
+    runs, notes = (old.split(NOTES, 1) + [''])[:2] if NOTES in old else (old, '')
+    earlier = runs.split('\n', 1)[1].strip() + '\n\n' if append and runs.startswith(TITLE) else ''
+    text = f'{TITLE}\n\n{earlier}{section}'
+    if NOTES in old:
+        text += '\n' + NOTES + notes
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text
 
 
 def main(argv: Optional[list] = None) -> None:
@@ -106,16 +142,25 @@ def main(argv: Optional[list] = None) -> None:
         'repeats (median) / warm-up': f'{args.repeats} / {args.warmup}',
         'load average (1/5/15 min) before / after': f'{load_before} ; {load_average()}',
         'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t0)),
+        'wall time of the run': f'{(time.time() - t0) / 60:.1f} min',
     }
-    text = markdown(bench.rows, header, bench.vit_time, matmul, gbps, bench.step_bytes)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if args.out.exists() and NOTES in args.out.read_text():  # hand-written analysis stays
-        text += '\n' + NOTES + args.out.read_text().split(NOTES, 1)[1]
-    args.out.write_text(text)
-    bar_plot(
-        bench.rows, args.plot, f'{header["config"]}, {header["device"]}, {header["precision"]}'
+    section = markdown(
+        bench.rows,
+        header,
+        bench.vit_time,
+        matmul,
+        gbps,
+        bench.step_bytes,
+        bench.step_read_gbps,
     )
-    print(text)
+    plot = args.plot
+    if args.append:  # one plot per run: the first keeps the default name
+        plot = plot.with_name(f'{plot.stem}_{args.size}{plot.suffix}')
+    if plot.parent.resolve() == args.out.parent.resolve():
+        section += f'\n![{header["config"]}: ours vs transformers]({plot.name})\n'
+    write_doc(args.out, section, args.append)
+    bar_plot(bench.rows, plot, f'{header["config"]}, {header["device"]}, {header["precision"]}')
+    print(section)
 
 
 if __name__ == '__main__':
