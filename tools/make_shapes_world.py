@@ -3,9 +3,14 @@
     python tools/make_shapes_world.py                       # data/shapes_world, default sizes
     python tools/make_shapes_world.py --num-train 200 --force
     python tools/make_shapes_world.py --shards 8          # also web pairs as tar shards
+    python tools/make_shapes_world.py --num-clips 0       # no video clips under ROOT/video
 
 ``--shards N`` writes ``annotations/web_pairs.json`` as N webdataset shards
 ``ROOT/shards/web_pairs-{00000..N-1}.tar`` (for WebShardPairs; needs ``pip install webdataset``).
+
+``--num-clips N`` writes N test clips (and N / 2 val clips) of moving shapes under ``ROOT/video``
+(blip_plugin/datasets/shapes_world_video.py; needs PyAV, the ``video`` extra); by default
+``num_test // 2``.
 
 Generation is skipped when ``ROOT/meta.json`` already records the same arguments.
 """
@@ -38,6 +43,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--force', action='store_true', help='regenerate even if up to date')
     parser.add_argument(
         '--shards', type=int, default=0, help='also write the web pairs as N tar shards'
+    )
+    parser.add_argument(
+        '--num-clips',
+        type=int,
+        default=None,
+        help='test clips under ROOT/video (default num_test // 2)',
     )
     return parser.parse_args(argv)
 
@@ -80,6 +91,30 @@ def main(argv: Optional[List[str]] = None) -> dict:
             print(f'  {key}: {value}')
     if args.shards:
         write_web_shards(args.root, args.shards)
+    num_clips = args.num_test // 2 if args.num_clips is None else args.num_clips
+    if num_clips > 0:
+        write_video_clips(args.root, num_clips, args.image_size, args.seed, args.force)
+    return meta
+
+
+def write_video_clips(root: str, num_clips: int, image_size: int, seed: int, force: bool) -> dict:
+    """``num_clips`` test and ``num_clips // 2`` val clips under ``ROOT/video``, unless
+    ``ROOT/video/meta.json`` records the same arguments."""
+    from blip_plugin.datasets.shapes_world_video import existing_video_meta, make_shapes_video
+
+    video_args = dict(
+        num_val=max(1, num_clips // 2),
+        num_test=num_clips,
+        num_frames=16,
+        image_size=image_size,
+        seed=seed,
+    )
+    meta = existing_video_meta(root)
+    if meta is not None and meta.get('args') == video_args and not force:
+        print(f'{root}/video is up to date (video/meta.json matches)')
+        return meta
+    meta = make_shapes_video(root, **video_args)
+    print(f'video clips written to {root}/video: {meta["counts"]["clips"]}')
     return meta
 
 
