@@ -17,12 +17,12 @@ model = dict(
     vision_encoder={{_base_.tiny_vit}},
     med_config={{_base_.tiny_med}},
     tokenizer={{_base_.tiny_tokenizer}},
-    max_history_rounds=2,  # keeps the sequence within the tiny MED's 64 positions
+    max_history_rounds=1,  # the toy's answers do not depend on the history: keep it short
     max_context_len=40,
     max_answer_len=8,
     max_caption_len=16,
     num_negatives=3,
-    hard_negatives=False,
+    hard_negatives=16,  # draw the 3 negatives from 16 candidates by the model's scores
     rank_batch_size=500,
     data_preprocessor={{_base_.blip_data_preprocessor}},
 )

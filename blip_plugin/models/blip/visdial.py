@@ -61,8 +61,10 @@ class BlipVisDial(BaseModel):
         max_answer_len: answer tokens kept. Defaults to 32.
         max_caption_len: caption tokens kept. Defaults to 40.
         num_negatives: negative candidates per true answer in training. Defaults to 3.
-        hard_negatives: draw negatives by the model's own ITM scores of all candidates
-            (softmax) instead of uniformly. Defaults to False.
+        hard_negatives: how many of a round's other candidates to score (ITM, no gradient)
+            to draw the negatives from, by the softmax of their scores (hard negatives,
+            most often the answers the model confuses with the true one); -1 scores all,
+            0 draws uniformly. Defaults to 0.
         rank_batch_size: candidate sequences per dialog-encoder call when ranking.
             Defaults to 500.
         negative_seed: seed of the generator that draws negatives. Defaults to 0.
@@ -82,7 +84,7 @@ class BlipVisDial(BaseModel):
         max_answer_len: int = 32,
         max_caption_len: int = 40,
         num_negatives: int = 3,
-        hard_negatives: bool = False,
+        hard_negatives: int = 0,
         rank_batch_size: int = 500,
         negative_seed: int = 0,
         data_preprocessor: Optional[dict] = None,
@@ -215,17 +217,15 @@ class BlipVisDial(BaseModel):
             for s in data_samples
         ]
         n = self.num_negatives
+        pools = [self._negative_pool(s) for s in data_samples]
         if self.hard_negatives:
-            with torch.no_grad():
-                weights = self._candidate_probs(embeds, embed_atts, contexts, data_samples)
+            weights = self._pool_weights(embeds, embed_atts, contexts, pools)
         chosen = []
-        for b, s in enumerate(data_samples):
-            options, gt = s.get('answer_options'), int(s.get('gt_index'))
-            w = weights[b] if self.hard_negatives else torch.ones(len(options))
-            w = w.clone().float().cpu()
-            w[gt] = 0.0
+        for b, (s, pool) in enumerate(zip(data_samples, pools)):
+            w = weights[b] if self.hard_negatives else torch.ones(len(pool))
             neg = torch.multinomial(w, n, replacement=False, generator=self._generator)
-            chosen.append([options[gt]] + [options[int(i)] for i in neg])
+            chosen.append([s.get('answer_options')[int(s.get('gt_index'))]])
+            chosen[-1] += [pool[int(i)] for i in neg]
         ids, atts = self.dialog_tokens(
             [c for c in contexts for _ in range(n + 1)], [a for row in chosen for a in row]
         )
@@ -234,17 +234,33 @@ class BlipVisDial(BaseModel):
         labels[:, 0] = 1
         return dict(loss_itm=F.cross_entropy(logits.float(), labels.view(-1)))
 
-    def _candidate_probs(
-        self, embeds: torch.Tensor, embed_atts: torch.Tensor, contexts: list, samples: list
+    def _negative_pool(self, sample) -> list:
+        """The candidates negatives are drawn from: the round's other answers, or a random
+        ``hard_negatives`` of them."""
+        options, gt = sample.get('answer_options'), int(sample.get('gt_index'))
+        others = [a for i, a in enumerate(options) if i != gt and a != options[gt]]
+        if len(others) < self.num_negatives:
+            raise ValueError(f'a round needs > {self.num_negatives} distinct answer options')
+        k = self.hard_negatives
+        if 0 < k < len(others):
+            keep = torch.randperm(len(others), generator=self._generator)[:k]
+            others = [others[int(i)] for i in keep]
+        return others
+
+    @torch.no_grad()
+    def _pool_weights(
+        self, embeds: torch.Tensor, embed_atts: torch.Tensor, contexts: list, pools: list
     ) -> torch.Tensor:
-        """Softmax over each round's candidates of their ITM match logit -> (B, C)."""
-        rows = []
-        for b, s in enumerate(samples):
-            logit = self.rank(
-                embeds[b : b + 1], embed_atts[b : b + 1], [contexts[b]], [s.get('answer_options')]
-            )
-            rows.append(F.softmax(logit[0], dim=0))
-        return torch.stack(rows)
+        """Softmax over each round's pool of the candidates' ITM scores -> (B, P), CPU."""
+        P = len(pools[0])
+        if any(len(p) != P for p in pools):
+            raise ValueError('hard negatives need the same number of options in every round')
+        ids, atts = self.dialog_tokens(
+            [c for c in contexts for _ in range(P)], [a for pool in pools for a in pool]
+        )
+        logits = self.itm_logits(ids, atts, embeds, embed_atts).float()  # (B * P, 2)
+        scores = (logits[:, 1] - logits[:, 0]).view(len(pools), P)
+        return F.softmax(scores, dim=1).cpu()
 
     @torch.no_grad()
     def rank(

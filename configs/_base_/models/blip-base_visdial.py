@@ -14,7 +14,7 @@ model = dict(
     max_answer_len=32,
     max_caption_len=40,
     num_negatives=3,
-    hard_negatives=False,
+    hard_negatives=0,
     rank_batch_size=500,
     data_preprocessor=_base_.blip_data_preprocessor,
 )
