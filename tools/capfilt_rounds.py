@@ -155,6 +155,8 @@ def main(argv: 'list[str] | None' = None) -> int:
                 print(f'{step.name} wrote no checkpoint in {step.work_dir}')
                 return 1
             open(step.output, 'w').close()
+    if not args.dry_run:
+        print(f'all {len(steps)} steps done; the final model: {steps[-1].work_dir}')
     return 0
 
 
