@@ -23,6 +23,7 @@ from .vqa import BlipVQA
 
 __all__ = [
     'frame_embeds',
+    'built_preprocessor',
     'BlipVideoDataPreprocessor',
     'BlipVideoRetrieval',
     'BlipVideoVQA',
@@ -34,6 +35,13 @@ def frame_embeds(vision_encoder: nn.Module, videos: torch.Tensor) -> torch.Tenso
     B, T = videos.shape[:2]
     embeds = vision_encoder(videos.flatten(0, 1))  # (B*T, 1+N, D)
     return embeds.view(B, T, *embeds.shape[1:])
+
+
+def built_preprocessor(cfg: Optional[dict]) -> Optional[nn.Module]:
+    """A data preprocessor config built in this plugin's registry: MMEngine's ``BaseModel``
+    builds dicts in MMEngine's own, which does not know ``BlipVideoDataPreprocessor`` outside
+    the ``blip_plugin`` scope."""
+    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
 
 
 def _check_video(videos: torch.Tensor, model: str) -> None:
@@ -102,6 +110,7 @@ class BlipVideoRetrieval(BlipRetrieval):
     """
 
     def __init__(self, *args, num_frames: int = 8, **kwargs) -> None:
+        kwargs['data_preprocessor'] = built_preprocessor(kwargs.get('data_preprocessor'))
         super().__init__(*args, **kwargs)
         self.num_frames = num_frames
 
@@ -138,6 +147,7 @@ class BlipVideoVQA(BlipVQA):
     """
 
     def __init__(self, *args, num_frames: int = 16, **kwargs) -> None:
+        kwargs['data_preprocessor'] = built_preprocessor(kwargs.get('data_preprocessor'))
         super().__init__(*args, **kwargs)
         self.num_frames = num_frames
 
