@@ -1,7 +1,8 @@
 """One call from images to answers: ``inference_model(model, images)``.
 
 Tasks are dispatched through :data:`TASKS`, a table from task name to the model types that
-serve it and the function that runs them. Retrieval, VQA, NLVR2 and grounding add themselves
+serve it and the function that runs them. Retrieval, VQA, NLVR2, grounding and visual
+dialog add themselves
 with :func:`register_task`.
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     'caption_inference',
     'grounding_inference',
     'nlvr_inference',
+    'visdial_inference',
 ]
 
 
@@ -283,6 +285,60 @@ def nlvr_inference(
 
 
 register_task('NLVR', ('BlipNLVR',), nlvr_inference, takes_pairs=True)
+
+
+@torch.no_grad()
+def visdial_inference(
+    model: nn.Module,
+    images: list,
+    questions: Union[str, Sequence[str]],
+    candidates: Sequence,
+    *args,
+    captions: Union[str, Sequence[str]] = '',
+    history: Sequence = (),
+    batch_size: int = 8,
+) -> list:
+    """Rank candidate answers to a dialog question about each image with a ``BlipVisDial``:
+    ``[{'pred_answer': str, 'ranked_answers': [str], 'scores': [float]}, ...]``, best first.
+
+    ``questions``: one for every image or one per image; ``candidates``: one list of answers
+    for every image, or one list per image; ``captions``: the images' captions (one, or one
+    per image; VisDial gives one with every image); ``history``: the earlier rounds of the
+    dialog as [question, answer] pairs (the same for every image).
+    """
+    if args:
+        raise TypeError(f'VisDial takes images, questions and candidates; got {len(args)} more')
+    n = len(images)
+    questions = one_per_input(questions, n, 'question', 'image')
+    caps = [captions] * n if isinstance(captions, str) else list(captions)
+    per_image = bool(candidates) and all(isinstance(c, (list, tuple)) for c in candidates)
+    cands = [list(c) for c in candidates] if per_image else [list(candidates)] * n
+    if len(caps) != n or len(cands) != n:
+        raise ValueError(f'{n} images: give one caption and one answer list, or one per image')
+    if any(not c or not all(isinstance(a, str) for a in c) for c in cands):
+        raise ValueError('the candidate answers must be a non-empty list of str')
+    history = [list(r) for r in history]
+    if any(len(r) != 2 for r in history):
+        raise ValueError('history: give the earlier rounds as [question, answer] pairs')
+    pipeline = build_inference_pipeline(getattr(model, 'cfg', None), model)
+    results, start = [], 0
+    for batch in iter_batches(images, pipeline, batch_size):
+        data = model.data_preprocessor(batch, False)
+        for b in range(data['inputs'].shape[0]):
+            i = start + b
+            scores = model.rank_answers(
+                data['inputs'][b : b + 1], caps[i], history, questions[i], cands[i]
+            ).cpu()
+            order = scores.argsort(descending=True, stable=True).tolist()
+            ranked = [cands[i][k] for k in order]
+            results.append(
+                dict(pred_answer=ranked[0], ranked_answers=ranked, scores=scores[order].tolist())
+            )
+        start += data['inputs'].shape[0]
+    return results
+
+
+register_task('Visual Dialog', ('BlipVisDial',), visdial_inference)
 
 
 def _default_device() -> str:
