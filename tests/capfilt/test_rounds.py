@@ -154,3 +154,32 @@ def test_a_training_step_that_writes_no_checkpoint_fails(tmp_path, monkeypatch):
     )
     assert tool.main([str(cfg), '--work-dir', str(tmp_path / 'w')]) == 1
     assert not (tmp_path / 'w/round0_pretrain/DONE').exists()
+
+
+@pytest.mark.slow
+def test_one_real_round_on_a_small_shapes_world(shapes_world_root, tmp_path, monkeypatch):
+    """The real steps (train.py, capfilt.py) chained by the driver, 1 epoch each (~5 min)."""
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data/shapes_world').symlink_to(shapes_world_root)
+    (tmp_path / 'configs').symlink_to(REPO / 'configs')
+    monkeypatch.chdir(tmp_path)
+    spec = rounds(1)
+    for step, sched in (('pretrain', 1), ('captioner', 1), ('filter', 0)):
+        spec[step]['cfg_options'] += [
+            'train_cfg.max_epochs=1',
+            'default_hooks.checkpoint.interval=1',
+            f'param_scheduler.{sched}.end=1',
+        ] + (['train_cfg.val_interval=2'] if step != 'pretrain' else [])
+    spec['capfilt']['cfg_options'] = ['capfilt.num_workers=0', 'capfilt.threshold=0.0']
+    cfg = tmp_path / 'rounds.py'
+    cfg.write_text(f'rounds = {spec!r}\n')
+    tool = load_tool()
+    assert tool.main([str(cfg), '--work-dir', 'work']) == 0
+    out = tmp_path / 'work/round0_capfilt'
+    boot, summary = (
+        json.loads((out / f).read_text()) for f in ('bootstrapped.json', 'summary.json')
+    )
+    human = json.loads((tmp_path / 'data/shapes_world/annotations/caption_train.json').read_text())
+    kept = summary['web_texts']['kept'] + summary['synthetic_captions']['kept']
+    assert len(boot) == len(human) + kept and kept > 0.9 * 2 * summary['web_images']  # p > 0
+    assert (tmp_path / 'work/round1_pretrain/last_checkpoint').is_file()
