@@ -8,7 +8,7 @@ with :func:`register_task`.
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import torch
 from mmengine.config import Config
@@ -170,32 +170,47 @@ def retrieval_inference(
     """
     if args:
         raise TypeError(f'retrieval takes images and texts; got {len(args)} extra arguments')
-    rank_images = isinstance(texts, str)
-    texts = [texts] if rank_images else list(texts)
-    if not texts or not all(isinstance(t, str) and t for t in texts):
-        raise ValueError('retrieval needs one text or a list of non-empty texts')
-    text_feat = model.encode_text(texts)  # (T, E)
+    texts, rank_inputs = retrieval_texts(texts, 'retrieval')
     pipeline = build_inference_pipeline(getattr(model, 'cfg', None), model)
+    batches = iter_batches(images, pipeline, batch_size)
+    return rank_pairs(model, batches, texts, rank_inputs, 'image_index')
+
+
+def retrieval_texts(texts: Union[str, Sequence[str]], what: str) -> tuple:
+    """``(texts as a list, whether one text ranks the inputs)``, checked non-empty."""
+    rank_inputs = isinstance(texts, str)
+    texts = [texts] if rank_inputs else list(texts)
+    if not texts or not all(isinstance(t, str) and t for t in texts):
+        raise ValueError(f'{what} needs one text or a list of non-empty texts')
+    return texts, rank_inputs
+
+
+def rank_pairs(
+    model: nn.Module, batches: Iterable, texts: list, rank_inputs: bool, key: str
+) -> list:
+    """ITM and ITC scores of every (input, text) pair, ranked by ITM, best first.
+
+    ``rank_inputs``: one ranking of the inputs for the one text (``{key: position, 'itm_score',
+    'itc_similarity'}``); else one ranking of the texts per input (``{'text', ...}``).
+    """
+    text_feat = model.encode_text(texts)  # (T, E)
     itm, itc = [], []
-    for batch in iter_batches(images, pipeline, batch_size):
-        pixels = model.data_preprocessor(batch, False)['inputs']
-        itc.append(model.encode_image(pixels) @ text_feat.t())  # (B, T)
-        itm.append(model.itm_matrix(pixels, texts))  # (B, T)
-    itm_all, itc_all = torch.cat(itm).cpu(), torch.cat(itc).float().cpu()  # (I, T)
-    if rank_images:
-        ranked = [
-            dict(image_index=i, itm_score=float(itm_all[i, 0]), itc_similarity=float(itc_all[i, 0]))
-            for i in range(len(images))
+    for batch in batches:
+        inputs = model.data_preprocessor(batch, False)['inputs']  # (B, 3, H, W) / (B, F, 3, H, W)
+        itc.append(model.encode_image(inputs) @ text_feat.t())  # (B, T)
+        itm.append(model.itm_matrix(inputs, texts))  # (B, T)
+    itm_all, itc_all = torch.cat(itm).float().cpu(), torch.cat(itc).float().cpu()  # (N, T)
+
+    def ranked(columns: list) -> list:  # (extra fields, row, column) per pair
+        rows = [
+            dict(name, itm_score=float(itm_all[n, j]), itc_similarity=float(itc_all[n, j]))
+            for name, n, j in columns
         ]
-        return sorted(ranked, key=lambda r: -r['itm_score'])
-    results = []
-    for i in range(len(images)):
-        ranked = [
-            dict(text=t, itm_score=float(itm_all[i, j]), itc_similarity=float(itc_all[i, j]))
-            for j, t in enumerate(texts)
-        ]
-        results.append(sorted(ranked, key=lambda r: -r['itm_score']))
-    return results
+        return sorted(rows, key=lambda r: -r['itm_score'])
+
+    if rank_inputs:
+        return ranked([({key: n}, n, 0) for n in range(len(itm_all))])
+    return [ranked([({'text': t}, n, j) for j, t in enumerate(texts)]) for n in range(len(itm_all))]
 
 
 # the metafiles name retrieval by direction; one inferencer serves both

@@ -17,7 +17,7 @@ from mmengine.registry import DefaultScope
 from torch import nn
 
 from ..registry import SCOPE, TRANSFORMS
-from .inference import one_per_input, register_task
+from .inference import one_per_input, rank_pairs, register_task, retrieval_texts
 
 __all__ = [
     'video_pipeline_cfg',
@@ -102,34 +102,9 @@ def video_retrieval_inference(
     """
     if args:
         raise TypeError(f'video retrieval takes videos and texts; got {len(args)} extra arguments')
-    rank_videos = isinstance(texts, str)
-    texts = [texts] if rank_videos else list(texts)
-    if not texts or not all(isinstance(t, str) and t for t in texts):
-        raise ValueError('video retrieval needs one text or a list of non-empty texts')
-    text_feat = model.encode_text(texts)  # (T, E)
-    pipeline = build_video_pipeline(model, num_frames)
-    itm, itc = [], []
-    for batch in iter_video_batches(videos, pipeline, batch_size):
-        clips = model.data_preprocessor(batch, False)['inputs']  # (B, T, 3, H, W)
-        itc.append(model.encode_image(clips) @ text_feat.t())  # (B, texts)
-        itm.append(model.itm_matrix(clips, texts))
-    itm_all, itc_all = torch.cat(itm).float().cpu(), torch.cat(itc).float().cpu()
-    if rank_videos:
-        ranked = [
-            dict(video_index=i, itm_score=float(itm_all[i, 0]), itc_similarity=float(itc_all[i, 0]))
-            for i in range(len(videos))
-        ]
-        return sorted(ranked, key=lambda r: -r['itm_score'])
-    return [
-        sorted(
-            (
-                dict(text=t, itm_score=float(itm_all[i, j]), itc_similarity=float(itc_all[i, j]))
-                for j, t in enumerate(texts)
-            ),
-            key=lambda r: -r['itm_score'],
-        )
-        for i in range(len(videos))
-    ]
+    texts, rank_videos = retrieval_texts(texts, 'video retrieval')
+    batches = iter_video_batches(videos, build_video_pipeline(model, num_frames), batch_size)
+    return rank_pairs(model, batches, texts, rank_videos, 'video_index')
 
 
 @torch.no_grad()
