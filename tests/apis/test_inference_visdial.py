@@ -28,6 +28,9 @@ def model(shapes_world_root: str) -> BlipVisDial:
             dropout=0.0,
         ),
         tokenizer=dict(name_or_path=f'{shapes_world_root}/tokenizer'),
+        max_context_len=40,
+        max_answer_len=8,
+        max_caption_len=16,
         data_preprocessor=dict(type='ImgDataPreprocessor', bgr_to_rgb=True),
     )
     with torch.no_grad():

@@ -11,6 +11,7 @@ from blip_plugin.models.blip.visdial import dialog_context
 
 init_default_scope('blip_plugin')
 
+LENGTHS = dict(max_context_len=40, max_answer_len=8, max_caption_len=16)  # fit 64 positions
 OPTIONS = ['red', 'blue', 'green', 'a circle', 'a square', 'yes', 'no', 'the shape is red']
 
 
@@ -38,7 +39,7 @@ def tiny_parts(root: str, vision_width: int = 32) -> dict:
 @pytest.fixture(scope='module')
 def model(shapes_world_root: str) -> BlipVisDial:
     torch.manual_seed(0)
-    return BlipVisDial(**tiny_parts(shapes_world_root), num_negatives=2).eval()
+    return BlipVisDial(**tiny_parts(shapes_world_root), **LENGTHS, num_negatives=2).eval()
 
 
 def train_sample(gt: int = 0, history=()) -> DataSample:
@@ -81,7 +82,7 @@ def test_dialog_tokens_layout(model: BlipVisDial) -> None:
     try:
         ids, atts = model.dialog_tokens(['what color is the shape'], ['red'])
     finally:
-        model.max_context_len = 256
+        model.max_context_len = LENGTHS['max_context_len']
     assert tok.convert_ids_to_tokens(ids[0]) == ['[ENC]', 'the', 'shape', '[SEP]', 'red', '[SEP]']
 
 
@@ -141,7 +142,7 @@ def test_loads_a_blip_checkpoint_caption_encoder_from_itm_encoder(shapes_world_r
     torch.manual_seed(1)
     parts = tiny_parts(shapes_world_root)
     retrieval = BlipRetrieval(**parts, embed_dim=16, queue_size=8)
-    model = BlipVisDial(**parts)
+    model = BlipVisDial(**parts, **LENGTHS)
     result = load_blip_weights(model, retrieval.state_dict())
     assert not result['missing'] and not result['unexpected']
     assert 'text_encoder_m.layers.0.ffn.fc1.weight' in result['unused']
@@ -152,7 +153,7 @@ def test_loads_a_blip_checkpoint_caption_encoder_from_itm_encoder(shapes_world_r
     # its own checkpoint keeps its own caption encoder
     with torch.no_grad():
         model.caption_encoder.layers[0].ffn.fc1.weight.add_(1.0)
-    other = BlipVisDial(**parts)
+    other = BlipVisDial(**parts, **LENGTHS)
     load_blip_weights(other, model.state_dict())
     torch.testing.assert_close(
         other.caption_encoder.layers[0].ffn.fc1.weight,
@@ -161,7 +162,12 @@ def test_loads_a_blip_checkpoint_caption_encoder_from_itm_encoder(shapes_world_r
 
 
 def test_caption_states_projected_to_a_wider_vision_width(shapes_world_root) -> None:
-    model = BlipVisDial(**tiny_parts(shapes_world_root, vision_width=48))
+    model = BlipVisDial(**tiny_parts(shapes_world_root, vision_width=48), **LENGTHS)
     embeds, atts = model.visual_context(torch.randn(1, 3, 16, 16), ['an image with one shape'])
     # image: CLS + 4 patches; caption: [ENC] + 5 words + [SEP]
     assert embeds.shape[-1] == 48 and embeds.shape[1] == atts.shape[1] == 1 + 4 + 7
+
+
+def test_lengths_must_fit_the_position_embeddings(shapes_world_root) -> None:
+    with pytest.raises(ValueError, match='64 positions'):
+        BlipVisDial(**tiny_parts(shapes_world_root), max_context_len=60, max_answer_len=8)

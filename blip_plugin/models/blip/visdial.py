@@ -12,7 +12,6 @@ encoder's cross-attention keys/values of that sequence are computed once and sha
 candidates of every round (as ``BlipRetrieval.itm_matrix`` shares an image's).
 """
 
-import re
 from typing import Optional, Sequence
 
 import torch
@@ -29,7 +28,6 @@ __all__ = ['BlipVisDial', 'dialog_context']
 
 # Parts of BLIP checkpoints (pre-training, retrieval) that VisDial does not use.
 NON_VISDIAL_PARTS = tuple(p for p in ALIGNMENT_PARTS if p != 'itm_head') + ('text_decoder',)
-_TEXT_ENCODER = re.compile(r'text_encoder\.(.*)')
 
 
 def dialog_context(history: Sequence, question: str, max_rounds: Optional[int]) -> str:
@@ -102,6 +100,12 @@ class BlipVisDial(BaseModel):
             raise ValueError(
                 f'the tokenizer has {len(self.tokenizer)} tokens but the MED '
                 f'vocabulary only {med.vocab_size}'
+            )
+        longest = max_context_len + max_answer_len + 3  # [ENC] context [SEP] answer [SEP]
+        if longest > med.max_position_embeddings or max_caption_len > med.max_position_embeddings:
+            raise ValueError(
+                f'max_context_len + max_answer_len + 3 = {longest} and max_caption_len = '
+                f"{max_caption_len} must fit the MED's {med.max_position_embeddings} positions"
             )
         self.text_encoder = MEDTransformer(med)  # the dialog encoder
         self.caption_encoder = MEDTransformer(med)
