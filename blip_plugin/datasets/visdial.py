@@ -18,6 +18,7 @@ import os.path as osp
 import re
 from typing import Optional, Sequence
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.fileio import get_local_path
 
@@ -125,8 +126,27 @@ class VisDialDataset(BaseDataset):
         self.per_round = per_round
         super().__init__(ann_file=ann_file, data_root=data_root, **kwargs)
 
+    def get_data_info(self, idx: int) -> dict:
+        # candidates are stored as indices into ``self.answer_strings`` (100 strings per round
+        # would make the serialised list of VisDial's 1.2M train rounds gigabytes)
+        info = super().get_data_info(idx)
+        rounds = [info] if self.per_round else info['dialog']
+        for rd in rounds:
+            rd['answer_options'] = [self.answer_strings[i] for i in rd['answer_options']]
+        return info
+
+    def _compact(self, options: list) -> np.ndarray:
+        index = self._answer_index
+        for a in options:
+            if a not in index:
+                index[a] = len(self.answer_strings)
+                self.answer_strings.append(a)
+        return np.array([index[a] for a in options], dtype=np.int32)
+
     def load_data_list(self) -> list:
         dialogs = load_visdial(self.ann_file)
+        self.answer_strings: list = []
+        self._answer_index: dict = {}
         images = index_images(self.image_dirs)
         dense = _load_dense(self.dense_ann_file) if self.dense_ann_file else {}
         data_list = []
@@ -149,7 +169,7 @@ class VisDialDataset(BaseDataset):
                             base,
                             history=history,
                             question=rd['question'],
-                            answer_options=rd['answer_options'],
+                            answer_options=self._compact(rd['answer_options']),
                             gt_index=rd['gt_index'],
                             round_id=r + 1,
                         )
@@ -159,7 +179,12 @@ class VisDialDataset(BaseDataset):
             sample = dict(
                 base,
                 dialog=[
-                    {k: rd[k] for k in ('question', 'answer', 'answer_options')} for rd in rounds
+                    dict(
+                        question=rd['question'],
+                        answer=rd['answer'],
+                        answer_options=self._compact(rd['answer_options']),
+                    )
+                    for rd in rounds
                 ],
                 gt_index=[rounds[r]['gt_index'] for r in ranked],
                 dense_round=-1,
