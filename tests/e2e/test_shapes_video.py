@@ -1,15 +1,14 @@
-"""End to end, zero-shot: tiny BLIP models trained on shapes-world *images* evaluated on the
-shapes-world *clips* (8 frames for retrieval, 16 for QA, concatenated), with no video training,
-through the real configs (configs/toy/blip-tiny_zeroshot_shapes-video-*.py) and Runner.
+"""End to end, zero-shot: the tiny BLIP models trained on shapes-world *images* (the session's
+``trained_retrieval`` and ``trained_vqa``, tests/e2e/conftest.py) evaluated on shapes-world
+*clips* (8 frames for retrieval, 16 for QA, concatenated) with no video training, through the
+real configs (configs/toy/blip-tiny_zeroshot_shapes-video-*.py) and Runner.
 
-The CI version trains the retrieval model briefly on a small world; the QA version and a fuller
-retrieval run are marked slow. Numbers measured here are in docs/video.md.
+The CI tests only evaluate (the training is shared with the image tests); fuller runs on a
+larger world are marked slow. Numbers measured here are in docs/video.md.
 """
 
-import collections
 import json
 import os.path as osp
-import re
 
 import pytest
 from mmengine.config import Config
@@ -22,36 +21,13 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY = osp.join(REPO, 'configs', 'toy')
 
 
-def _train_images(name: str, root: str, work: str, epochs: int, lr: float) -> str:
-    """Train a toy image config on ``root`` (no validation); returns its last checkpoint."""
-    cfg = Config.fromfile(osp.join(TOY, name))
-    cfg.work_dir, cfg.load_from = work, None
-    cfg.model.tokenizer.name_or_path = osp.join(root, 'tokenizer')
-    if cfg.model.get('answer_list'):
-        cfg.model.answer_list = osp.join(root, 'annotations', 'answer_list.json')
-    if cfg.model.type == 'BlipRetrieval':
-        cfg.model.queue_size = 128  # shorter than the data
-    loader = cfg.train_dataloader
-    loader.dataset.data_root, loader.num_workers, loader.persistent_workers = root, 0, False
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
-    cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs, val_interval=10**6)
-    cfg.param_scheduler = [
-        dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
-        dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=epochs, eta_min=1e-5),
-    ]
-    cfg.optim_wrapper.optimizer.lr = lr
-    cfg.default_hooks.checkpoint.interval = epochs
-    cfg.default_hooks.logger.interval = 20
-    RUNNERS.build(cfg).train()
-    return osp.join(work, f'epoch_{epochs}.pth')
-
-
-def _zero_shot(name: str, root: str, work: str, checkpoint: str) -> dict:
+def zero_shot(name: str, root: str, work: str, checkpoint: str) -> dict:
+    """Test a zero-shot video config with an image checkpoint on ``root``'s clips."""
     cfg = Config.fromfile(osp.join(TOY, name))
     cfg.work_dir, cfg.load_from = work, checkpoint
     cfg.model.tokenizer.name_or_path = osp.join(root, 'tokenizer')
     if cfg.model.type == 'BlipVideoRetrieval':
-        cfg.model.queue_size = 128
+        cfg.model.queue_size = 128  # as the checkpoint's (the queue is not used in testing)
     else:
         cfg.model.answer_list = osp.join(root, 'video', 'annotations', 'answer_list.json')
     loader = cfg.test_dataloader
@@ -59,54 +35,68 @@ def _zero_shot(name: str, root: str, work: str, checkpoint: str) -> dict:
     return RUNNERS.build(cfg).test()
 
 
-def _template(question: str) -> str:
-    q = re.sub(r'\b(red|green|blue|yellow|purple|orange)\b', 'C', question)
-    q = re.sub(r'\b(circle|square|triangle)\b', 'K', q)
-    return re.sub(r'(on the left|on the right|at the top|at the bottom|in the centre)', 'P', q)
-
-
-def blind_accuracy(root: str) -> float:
-    """Accuracy (%) of answering each clip question with the answer most frequent for its
-    question template on the image train split: what the question alone gives."""
-    prior: dict = collections.defaultdict(collections.Counter)
-    with open(osp.join(root, 'annotations', 'vqa_train.json')) as f:
-        for e in json.load(f):
-            prior[_template(e['question'])][
-                collections.Counter(e['answer']).most_common(1)[0][0]
-            ] += 1
+def clip_blind_accuracy(root: str, blind_answer) -> float:
+    """Accuracy (%) on the clip questions of answering from the question alone."""
     with open(osp.join(root, 'video', 'annotations', 'qa_test.json')) as f:
         test = json.load(f)
-    hits = 0
-    for e in test:
-        counts = prior[_template(e['question'])]
-        hits += bool(counts) and counts.most_common(1)[0][0] == e['answer']
-    return 100.0 * hits / len(test)
+    return 100.0 * sum(blind_answer(e['question']) == e['answer'] for e in test) / len(test)
 
 
-def test_zero_shot_video_retrieval_beats_chance(tmp_path) -> None:
-    root = str(tmp_path / 'world')
-    make_shapes_world(root, num_train=200, num_val=4, num_test=4)
-    make_shapes_video(root, num_val=2, num_test=50)
-    ckpt = _train_images(
-        'blip-tiny_1xb32_shapes-retrieval.py', root, str(tmp_path / 'img'), epochs=5, lr=2e-3
+def _chance_recall(n: int, k: int) -> float:
+    return 100.0 * min(k, n) / n
+
+
+def test_zero_shot_video_retrieval_beats_chance(trained_retrieval, tmp_path) -> None:
+    root = trained_retrieval.root
+    n = len(open(osp.join(root, 'video', 'annotations', 'retrieval_test.jsonl')).readlines())
+    scores = zero_shot(
+        'blip-tiny_zeroshot_shapes-video-retrieval.py',
+        root,
+        str(tmp_path / 'vid'),
+        trained_retrieval.checkpoint,
     )
-    scores = _zero_shot(
-        'blip-tiny_zeroshot_shapes-video-retrieval.py', root, str(tmp_path / 'vid'), ckpt
+    # n clips, one caption each: chance R@k = k/n, median rank (n+1)/2 (100 clips: R@1 1,
+    # R@5 5, R@10 10, mean recall 5.3, MdR 50.5). Measured on this project's loaded 2-core CPU
+    # (docs/video.md): text->video R@1 2, R@5 15, R@10 33, MdR 20; video->text R@5 28;
+    # mean recall 20.7; other clip sets of the same world: R@5 15-21, MdR 18-22.5
+    chance_mean = sum(_chance_recall(n, k) for k in (1, 5, 10)) / 3
+    assert scores['retrieval/r_mean'] >= 2 * chance_mean, scores
+    assert scores['retrieval/vid_r5'] >= 2 * _chance_recall(n, 5), scores
+    assert scores['retrieval/vid_r10'] >= 2 * _chance_recall(n, 10), scores
+    assert scores['retrieval/txt_r5'] >= 2 * _chance_recall(n, 5), scores
+    assert scores['retrieval/vid_mdR'] <= 0.6 * (n + 1) / 2, scores
+
+
+def test_zero_shot_video_qa_beats_the_question_only_baseline(
+    trained_vqa, blind_answer, tmp_path
+) -> None:
+    root = trained_vqa.root
+    scores = zero_shot(
+        'blip-tiny_zeroshot_shapes-video-qa.py', root, str(tmp_path / 'vid'), trained_vqa.checkpoint
     )
-    # 50 clips, one caption each: chance R@10 20%, median rank 25.5. Measured on this
-    # project's loaded 2-core CPU: vid R@10 36, MdR 14 (docs/video.md)
-    assert scores['retrieval/vid_mdR'] <= 20, scores
-    assert scores['retrieval/vid_r10'] >= 28, scores
+    blind = clip_blind_accuracy(root, blind_answer)
+    # 300 questions, one answer each. Measured on this project's loaded 2-core CPU: 49.3
+    # against a question-only 41.7; other clip sets +8.7, +11 (docs/video.md)
+    assert scores['vqa/acc'] >= blind + 4, (scores, blind)
 
 
 @pytest.mark.slow
-def test_zero_shot_video_qa_beats_the_blind_prior(tmp_path) -> None:
+def test_zero_shot_video_full_run(tmp_path, retrieval_recipe, vqa_recipe, blind_prior) -> None:
+    """A 2,000-image world: the full retrieval toy (docs/retrieval.md) and VQA on 6,000
+    questions, then zero-shot on 200 clips (not measured in the session that wrote it: the
+    thresholds are the CI test's, relative to chance)."""
     root = str(tmp_path / 'world')
-    make_shapes_world(root, num_train=2000, num_val=4, num_test=4)
-    make_shapes_video(root, num_val=2, num_test=100)
-    ckpt = _train_images(
-        'blip-tiny_1xb32_shapes-vqa.py', root, str(tmp_path / 'img'), epochs=10, lr=1e-3
+    make_shapes_world(root)
+    make_shapes_video(root, num_val=2, num_test=200)
+    ret = retrieval_recipe(root, str(tmp_path / 'ret'), pre_epochs=10, ft_epochs=3)
+    scores = zero_shot(
+        'blip-tiny_zeroshot_shapes-video-retrieval.py', root, str(tmp_path / 'vr'), ret.checkpoint
     )
-    scores = _zero_shot('blip-tiny_zeroshot_shapes-video-qa.py', root, str(tmp_path / 'vid'), ckpt)
-    blind = blind_accuracy(root)
-    assert scores['vqa/acc'] > blind + 5, (scores, blind)
+    assert scores['retrieval/vid_r5'] >= 2 * _chance_recall(200, 5), scores
+    assert scores['retrieval/vid_mdR'] <= 0.6 * 201 / 2, scores
+    vqa = vqa_recipe(root, str(tmp_path / 'vqa'), epochs=10, lr=1e-3)
+    scores = zero_shot(
+        'blip-tiny_zeroshot_shapes-video-qa.py', root, str(tmp_path / 'vq'), vqa.checkpoint
+    )
+    blind = clip_blind_accuracy(root, blind_prior(root))
+    assert scores['vqa/acc'] >= blind + 5, (scores, blind)
