@@ -101,6 +101,31 @@ def test_uses_both_images_and_their_order(vocab) -> None:
     assert (a - b).abs().max() > 1e-4  # twin weights differ: order matters
 
 
+def test_init_std_sets_the_text_encoder_and_head_init(vocab) -> None:
+    """``init_std`` (BERT's initializer_range) scales the text encoder's and the head's normal
+    init; the ViT keeps its own."""
+    kw = dict(
+        vision_encoder=dict(
+            type='BlipViT',
+            arch=dict(embed_dim=DIM, depth=1, num_heads=2),
+            img_size=16,
+            patch_size=8,
+        ),
+        med_config=dict(
+            vocab_size=None, hidden_size=DIM, num_layers=2, num_heads=2, intermediate_size=64
+        ),
+        tokenizer=dict(name_or_path=vocab),
+    )
+    for std in (0.02, 0.07):
+        torch.manual_seed(0)
+        model = BlipNLVR(init_std=std, **kw)
+        enc = model.text_encoder.layers[1]
+        for w in (enc.cross_attn0.v.weight, enc.cross_attn_merge.weight, model.cls_head[0].weight):
+            assert w.std().item() == pytest.approx(std, rel=0.15)
+        assert model.text_encoder.layers[0].cross_attn1.v.bias.abs().max() == 0
+        assert model.vision_encoder.blocks[0].attn.qkv.weight.std().item() < 0.03
+
+
 def test_split_pair_names_the_expected_shape() -> None:
     with pytest.raises(ValueError, match=r'\(B, 3, 2H, W\)'):
         split_pair(torch.zeros(1, 3, 15, 16))

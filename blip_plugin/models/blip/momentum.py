@@ -288,11 +288,12 @@ class MomentumAlignBase(BaseModel):
         return [f.detach() for f in feats]
 
 
-def bert_init(module: nn.Module) -> None:
-    """BERT init (normal 0.02, zero bias, unit LayerNorm), as :class:`MEDDecoder`'s."""
+def bert_init(module: nn.Module, std: float = 0.02) -> None:
+    """BERT init (normal ``std``, zero bias, unit LayerNorm), as :class:`MEDDecoder`'s.
+    ``std`` is BERT's ``initializer_range`` (0.02 in the official med_config.json)."""
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, std=0.02)
+            nn.init.normal_(m.weight, std=std)
         if isinstance(m, nn.Linear):
             nn.init.zeros_(m.bias)
         elif isinstance(m, nn.LayerNorm):

@@ -59,6 +59,10 @@ class BlipNLVR(BaseModel):
         tokenizer: kwargs of :func:`load_tokenizer`.
         max_txt_len: statements are cut to this many tokens; None keeps them whole, as the
             official model (it pads to the longest). Defaults to None.
+        init_std: std of the normal init of the text encoder and the MLP head (BERT's
+            ``initializer_range``); weights a checkpoint loads replace it. The official
+            0.02 suits the 768-wide MED; the 64-wide toy MED, trained from scratch, only
+            learns the shapes world with a larger one (docs/nlvr.md). Defaults to 0.02.
         data_preprocessor: MMEngine data preprocessor config.
         init_cfg: MMEngine init config.
     """
@@ -71,6 +75,7 @@ class BlipNLVR(BaseModel):
         med_config: dict,
         tokenizer: dict,
         max_txt_len: Optional[int] = None,
+        init_std: float = 0.02,
         data_preprocessor: Optional[dict] = None,
         init_cfg: Optional[dict] = None,
     ) -> None:
@@ -89,8 +94,8 @@ class BlipNLVR(BaseModel):
         self.text_encoder = NLVREncoder(med)
         H = med.hidden_size
         self.cls_head = nn.Sequential(nn.Linear(H, H), nn.ReLU(), nn.Linear(H, 2))
-        bert_init(self.text_encoder)
-        bert_init(self.cls_head)
+        bert_init(self.text_encoder, init_std)
+        bert_init(self.cls_head, init_std)
         self.max_txt_len = max_txt_len
 
     @property
