@@ -23,7 +23,8 @@ def markdown(
     step_read_gbps: float = 0.0,
 ) -> str:
     """One run's section: its context (machine, load, matmul throughput), table and notes."""
-    lines = [f'## {header["config"]}, {header["device"]}, {header["precision"]}', '']
+    title = ', '.join(str(header[k]) for k in ('config', 'batches', 'device', 'precision'))
+    lines = [f'## {title}', '']
     lines += [f'- {k}: {v}' for k, v in header.items()]
     lines += [
         f'- measured fp32 matmul throughput: {matmul:.1f} GFLOP/s (torch.mm, 2048^3 unless --quick)',

@@ -133,10 +133,11 @@ def main(argv: Optional[list] = None) -> None:
     bench = run(args)
     header = {
         'config': 'tiny (--quick)' if args.quick else f'BLIP-{args.size}, 384 px',
+        'batches': 'batch ' + ' '.join(map(str, args.batches)),
         'device': args.device
         if args.device != 'cpu'
         else f'CPU, {torch.get_num_threads()} '
-        f'threads ({platform.processor() or platform.machine()})',
+        f'thread(s) ({platform.processor() or platform.machine()})',
         'precision': args.amp or 'fp32',
         'torch / transformers': f'{torch.__version__} / {__import__("transformers").__version__}',
         'repeats (median) / warm-up': f'{args.repeats} / {args.warmup}',
