@@ -171,3 +171,22 @@ def test_caption_states_projected_to_a_wider_vision_width(shapes_world_root) -> 
 def test_lengths_must_fit_the_position_embeddings(shapes_world_root) -> None:
     with pytest.raises(ValueError, match='64 positions'):
         BlipVisDial(**tiny_parts(shapes_world_root), max_context_len=60, max_answer_len=8)
+
+
+def test_init_std_sets_both_encoders_projection_and_head_init(shapes_world_root) -> None:
+    """``init_std`` (BERT's initializer_range) scales the normal init of both MEDs, the caption
+    projection and the ITM head; the ViT keeps its own."""
+    for std in (0.02, 0.07):
+        torch.manual_seed(0)
+        model = BlipVisDial(
+            **tiny_parts(shapes_world_root, vision_width=48), **LENGTHS, init_std=std
+        )
+        for w in (
+            model.text_encoder.layers[1].cross_attn.v.weight,
+            model.caption_encoder.layers[0].ffn.fc1.weight,
+            model.caption_proj.weight,
+            model.itm_head.weight,
+        ):
+            assert w.std().item() == pytest.approx(std, rel=0.2)
+        assert model.text_encoder.layers[0].cross_attn.v.bias.abs().max() == 0
+        assert model.vision_encoder.blocks[0].attn.qkv.weight.std().item() < 0.03

@@ -66,6 +66,11 @@ class BlipVisDial(BaseModel):
         rank_batch_size: candidate sequences per dialog-encoder call when ranking.
             Defaults to 500.
         negative_seed: seed of the generator that draws negatives. Defaults to 0.
+        init_std: std of the normal init of both encoders, the caption projection and the
+            ITM head (BERT's ``initializer_range``, as ``BlipNLVR``'s); weights a checkpoint
+            loads replace it. The official 0.02 suits the 768-wide MED; the 64-wide toy,
+            trained from scratch, needs a larger one to use the image (docs/visdial.md).
+            Defaults to 0.02.
         data_preprocessor: MMEngine data preprocessor config.
         init_cfg: MMEngine init config.
     """
@@ -85,6 +90,7 @@ class BlipVisDial(BaseModel):
         hard_negatives: int = 0,
         rank_batch_size: int = 500,
         negative_seed: int = 0,
+        init_std: float = 0.02,
         data_preprocessor: Optional[dict] = None,
         init_cfg: Optional[dict] = None,
     ) -> None:
@@ -114,7 +120,7 @@ class BlipVisDial(BaseModel):
         self.caption_proj = nn.Identity() if H == vision_width else nn.Linear(H, vision_width)
         self.itm_head = nn.Linear(H, 2)
         for part in (self.text_encoder, self.caption_encoder, self.caption_proj, self.itm_head):
-            bert_init(part)
+            bert_init(part, init_std)
         self.max_history_rounds = max_history_rounds
         self.max_context_len, self.max_answer_len = max_context_len, max_answer_len
         self.max_caption_len = max_caption_len
