@@ -1,13 +1,12 @@
 # A tiny BLIP visual dialog model on the shapes world's dialogs (visdial/, VisDial v1.0 format):
 # every round asks the colour, kind or size of the shape at a position, the caption only gives
 # the number of shapes, and every round offers the same 100 candidates, so only the image tells
-# the answer (the question alone allows R@1 ~33%: it tells the answer's form). Fine-tuned from
-# the toy pre-training (blip-tiny_1xb32_shapes-pretrain.py; its last checkpoint is load_from)
-# as the paper fine-tunes a pre-trained BLIP: ITM on the true answer vs. 3 candidates drawn by
-# the model's own scores over all 99 others (hard negatives); evaluation ranks the 100
-# candidates of every val round. Status (docs/visdial.md): far above chance (R@1 ~32% vs 1%),
-# but at the text-only ceiling: this tiny model, in the runs measured so far, ranks by the
-# answers' form and does not yet use the image.
+# the answer (the question alone allows R@1 ~33%: it tells the answer's form). Trained from
+# scratch with a width-scaled init (init_std): ITM on the true answer vs. 3 candidates drawn by
+# the model's own scores over 16 others (hard negatives); evaluation ranks the 100 candidates of
+# every val round. Status (docs/visdial.md): with init_std 0.15, on a 600-image world for 10
+# epochs, R@1 47% / MRR 71% against 34% / 59% for the same model shown other images (it uses
+# the image); with BERT's 0.02 or 0.07 it stays at the text-only ceiling.
 # Data: python tools/make_shapes_world.py.
 _base_ = [
     '../_base_/datasets/visdial.py',
@@ -27,8 +26,12 @@ model = dict(
     max_answer_len=8,
     max_caption_len=16,
     num_negatives=3,
-    hard_negatives=-1,  # draw the 3 negatives from all 99 by the model's scores
+    hard_negatives=16,  # draw the 3 negatives from 16 of the 99 by the model's scores
     rank_batch_size=500,
+    # BERT's 0.02 init is scaled for a 768-wide MED; at width 64 the image's share of the [ENC]
+    # state is so small that training learns only the answers' form (docs/visdial.md); 0.07 =
+    # 0.02 * sqrt(768 / 64) (the NLVR2 toy's) still did in 10 epochs, 0.15 uses the image.
+    init_std=0.15,
     data_preprocessor={{_base_.blip_data_preprocessor}},
 )
 
@@ -72,12 +75,13 @@ val_dataloader = dict(
     ),
 )
 test_dataloader = val_dataloader
-load_from = 'work_dirs/blip-tiny_1xb32_shapes-pretrain/epoch_10.pth'
+# From scratch: the toy pre-training did not make the model use the image (docs/visdial.md).
+load_from = None
 
 optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=5e-4, weight_decay=0.05), clip_grad=dict(max_norm=5.0)
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05), clip_grad=dict(max_norm=5.0)
 )
-max_epochs = 2
+max_epochs = 10
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=20),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs, eta_min=1e-5),
