@@ -67,15 +67,9 @@ class BlipGrounding(BaseModel):
         )
         self.vision_encoder = MODELS.build(vision_encoder)
         width = self.vision_encoder.embed_dim
-        med_config = {'encoder_width': width, **dict(med_config)}
-        if med_config.get('vocab_size', 0) is None:
-            med_config['vocab_size'] = len(self.tokenizer)
-        med = MEDConfig.build(med_config)
-        if len(self.tokenizer) > med.vocab_size:
-            raise ValueError(
-                f'the tokenizer has {len(self.tokenizer)} tokens (bin tokens included) but the '
-                f'MED vocabulary only {med.vocab_size}'
-            )
+        med = MEDConfig.for_models(
+            med_config, width, len(self.tokenizer), tokens=' (bin tokens included)'
+        )
         if med.hidden_size != width:
             raise ValueError(
                 f'the box decoder reads image ({width}-d) and text ({med.hidden_size}-d) states '

@@ -138,17 +138,9 @@ class MomentumAlignBase(BaseModel):
         self.vision_encoder = MODELS.build(vision_encoder)
         vision_width = self.vision_encoder.embed_dim
         self.tokenizer = load_tokenizer(**tokenizer)
-        med_config = {'encoder_width': vision_width, **dict(med_config)}
-        if med_config.get('vocab_size', 0) is None:  # sized to the tokenizer (toy configs)
-            med_config['vocab_size'] = len(self.tokenizer)
-        self.med_config = MEDConfig.build(med_config)
+        self.med_config = MEDConfig.for_models(med_config, vision_width, len(self.tokenizer))
         self.text_encoder = MEDTransformer(self.med_config)
         bert_init(self.text_encoder)
-        if len(self.tokenizer) > self.med_config.vocab_size:
-            raise ValueError(
-                f'the tokenizer has {len(self.tokenizer)} tokens but the MED '
-                f'vocabulary only {self.med_config.vocab_size}'
-            )
         text_width = self.med_config.hidden_size
         self.vision_proj = nn.Linear(vision_width, embed_dim)
         self.text_proj = nn.Linear(text_width, embed_dim)

@@ -82,15 +82,7 @@ class BlipNLVR(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.tokenizer = load_tokenizer(**tokenizer)
         self.vision_encoder = MODELS.build(vision_encoder)
-        med_config = {'encoder_width': self.vision_encoder.embed_dim, **dict(med_config)}
-        if med_config.get('vocab_size', 0) is None:  # sized to the tokenizer (toy configs)
-            med_config['vocab_size'] = len(self.tokenizer)
-        med = MEDConfig.build(med_config)
-        if len(self.tokenizer) > med.vocab_size:
-            raise ValueError(
-                f'the tokenizer has {len(self.tokenizer)} tokens but the MED '
-                f'vocabulary only {med.vocab_size}'
-            )
+        med = MEDConfig.for_models(med_config, self.vision_encoder.embed_dim, len(self.tokenizer))
         self.text_encoder = NLVREncoder(med)
         H = med.hidden_size
         self.cls_head = nn.Sequential(nn.Linear(H, H), nn.ReLU(), nn.Linear(H, 2))

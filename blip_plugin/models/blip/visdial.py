@@ -98,15 +98,7 @@ class BlipVisDial(BaseModel):
         self.tokenizer = load_tokenizer(**tokenizer)
         self.vision_encoder = MODELS.build(vision_encoder)
         vision_width = self.vision_encoder.embed_dim
-        med_config = {'encoder_width': vision_width, **dict(med_config)}
-        if med_config.get('vocab_size', 0) is None:  # sized to the tokenizer (toy configs)
-            med_config['vocab_size'] = len(self.tokenizer)
-        med = MEDConfig.build(med_config)
-        if len(self.tokenizer) > med.vocab_size:
-            raise ValueError(
-                f'the tokenizer has {len(self.tokenizer)} tokens but the MED '
-                f'vocabulary only {med.vocab_size}'
-            )
+        med = MEDConfig.for_models(med_config, vision_width, len(self.tokenizer))
         longest = max_context_len + max_answer_len + 3  # [ENC] context [SEP] answer [SEP]
         if longest > med.max_position_embeddings or max_caption_len > med.max_position_embeddings:
             raise ValueError(

@@ -102,19 +102,11 @@ class BlipVQA(BaseModel):
         _check_method(inference)
         self.tokenizer = load_tokenizer(**tokenizer)
         self.vision_encoder = MODELS.build(vision_encoder)
-        med_config = {'encoder_width': self.vision_encoder.embed_dim, **dict(med_config)}
-        if med_config.get('vocab_size', 0) is None:  # sized to the tokenizer (toy configs)
-            med_config['vocab_size'] = len(self.tokenizer)
-        med = MEDConfig.build(med_config)
+        med = MEDConfig.for_models(med_config, self.vision_encoder.embed_dim, len(self.tokenizer))
         self.text_encoder = MEDTransformer(med)
         bert_init(self.text_encoder)
         decoder_cfg = dict(med.to_dict(), encoder_width=med.hidden_size)
         self.text_decoder = MEDDecoder(decoder_cfg, label_smoothing=label_smoothing)
-        if len(self.tokenizer) > med.vocab_size:
-            raise ValueError(
-                f'the tokenizer has {len(self.tokenizer)} tokens but the MED '
-                f'vocabulary only {med.vocab_size}'
-            )
         self.inference, self.k_test = inference, k_test
         self.max_question_len, self.max_answer_len = max_question_len, max_answer_len
         self.generation = dict(strategy='beam', num_beams=3, max_length=10, min_length=1)

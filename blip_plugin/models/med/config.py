@@ -49,5 +49,24 @@ class MEDConfig:
             raise KeyError(f'unknown MED config keys {unknown}; known keys: {sorted(known)}')
         return cls(**cfg)
 
+    @classmethod
+    def for_models(
+        cls, cfg: 'dict[str, Any]', encoder_width: int, num_tokens: int, tokens: str = ''
+    ) -> 'MEDConfig':
+        """The MED of a BLIP model: cross-attention reads ``encoder_width`` (the ViT's width,
+        as the official ``med_config.encoder_width = vision_width``) unless ``cfg`` says
+        otherwise, ``vocab_size=None`` is sized to the tokenizer (toy configs), and a tokenizer
+        with more than ``vocab_size`` tokens is refused (``tokens`` qualifies the count)."""
+        cfg = {'encoder_width': encoder_width, **dict(cfg)}
+        if cfg.get('vocab_size', 0) is None:
+            cfg['vocab_size'] = num_tokens
+        med = cls.build(cfg)
+        if num_tokens > med.vocab_size:
+            raise ValueError(
+                f'the tokenizer has {num_tokens} tokens{tokens} but the MED vocabulary only '
+                f'{med.vocab_size}'
+            )
+        return med
+
     def to_dict(self) -> dict:
         return asdict(self)
