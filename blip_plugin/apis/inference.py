@@ -131,13 +131,19 @@ def vqa_inference(
         pre_question(q) for q in one_per_input(questions, len(images), 'question', 'image')
     ]
     pipeline = build_inference_pipeline(getattr(model, 'cfg', None), model)
+    batches = iter_batches(images, pipeline, batch_size)
+    return answer_batches(model, batches, questions, method, overrides)
+
+
+def answer_batches(
+    model: nn.Module, batches: Iterable, questions: list, method: Optional[str], overrides: dict
+) -> list:
+    """``model.answer`` over the batches, the i-th question for the i-th input."""
     results, start = [], 0
-    for batch in iter_batches(images, pipeline, batch_size):
-        data = model.data_preprocessor(batch, False)
-        n = data['inputs'].shape[0]
-        answers = model.answer(
-            data['inputs'], questions[start : start + n], method=method, **overrides
-        )
+    for batch in batches:
+        inputs = model.data_preprocessor(batch, False)['inputs']  # (B, 3, H, W) / (B, F, 3, H, W)
+        n = inputs.shape[0]
+        answers = model.answer(inputs, questions[start : start + n], method=method, **overrides)
         results.extend({'pred_answer': a} for a in answers)
         start += n
     return results

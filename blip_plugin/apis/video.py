@@ -17,7 +17,13 @@ from mmengine.registry import DefaultScope
 from torch import nn
 
 from ..registry import SCOPE, TRANSFORMS
-from .inference import one_per_input, rank_pairs, register_task, retrieval_texts
+from .inference import (
+    answer_batches,
+    one_per_input,
+    rank_pairs,
+    register_task,
+    retrieval_texts,
+)
 
 __all__ = [
     'video_pipeline_cfg',
@@ -131,15 +137,8 @@ def video_qa_inference(
     questions = [
         pre_question(q) for q in one_per_input(questions, len(videos), 'question', 'video')
     ]
-    pipeline = build_video_pipeline(model, num_frames)
-    results, start = [], 0
-    for batch in iter_video_batches(videos, pipeline, batch_size):
-        clips = model.data_preprocessor(batch, False)['inputs']
-        n = clips.shape[0]
-        answers = model.answer(clips, questions[start : start + n], method=method, **overrides)
-        results.extend({'pred_answer': a} for a in answers)
-        start += n
-    return results
+    batches = iter_video_batches(videos, build_video_pipeline(model, num_frames), batch_size)
+    return answer_batches(model, batches, questions, method, overrides)
 
 
 register_task('Text-To-Video Retrieval', ('BlipVideoRetrieval',), video_retrieval_inference)
