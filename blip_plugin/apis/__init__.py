@@ -1,7 +1,7 @@
 """Inference and the model zoo: ``inference_model``, ``get_model``, ``list_models``."""
 
 from .checkpoint import resolve_checkpoint
-from .inference import TASKS, caption_inference, inference_model, register_task, task_of
+from .inference import caption_inference, inference_model
 from .model import get_model, init_model, load_config
 from .model_index import (
     ModelInfo,
@@ -10,6 +10,7 @@ from .model_index import (
     load_model_index,
     register_with_mmpretrain,
 )
+from .tasks import TASKS, register_task, task_of
 from .video import video_qa_inference, video_retrieval_inference  # registers the video tasks
 
 __all__ = [

@@ -17,7 +17,7 @@ from mmengine.registry import DefaultScope
 from torch import nn
 
 from ..registry import SCOPE, TRANSFORMS
-from .inference import (
+from .tasks import (
     answer_batches,
     one_per_input,
     rank_pairs,

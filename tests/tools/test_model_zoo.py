@@ -11,8 +11,8 @@ import torch
 from mmengine.config import Config
 
 from blip_plugin import list_models
-from blip_plugin.apis.inference import TASKS, task_of
 from blip_plugin.apis.model_index import load_model_index
+from blip_plugin.apis.tasks import TASKS, task_of
 from blip_plugin.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
