@@ -34,6 +34,8 @@ def test_quick_benchmark_agrees_and_reports(tmp_path):
     cli.main(
         [
             '--quick',
+            '--sdpa',
+            'math',  # both sides on one attention kernel (a GPU run picks flash this way)
             '--batches',
             '2',
             '--repeats',
@@ -75,7 +77,17 @@ def test_quick_benchmark_agrees_and_reports(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith('| ') and 'workload' not in line]
     assert len(rows) == 9 and all('GFLOP' not in r and '(' in r.split('|')[9] for r in rows)
     assert 'ids identical' in text and 'DIFFER' not in text
+    assert 'fp32, SDPA math' in text
     assert plot.stat().st_size > 0
+
+
+def test_gpu_only_attention_kernels_are_refused_on_the_cpu(capsys):
+    cli = _load_cli()
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--sdpa', 'efficient'])
+    assert 'no CPU kernel' in capsys.readouterr().err
+    args = cli.parse_args(['--device', 'cuda', '--amp', 'bf16', '--sdpa', 'flash', '--compile'])
+    assert cli.precision(args) == 'bf16, SDPA flash, torch.compile (ViT)'
 
 
 def test_vit_flops_counts_a_known_case():

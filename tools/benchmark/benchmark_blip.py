@@ -7,9 +7,11 @@ checks that the outputs agree before it reports a time.
     python tools/benchmark/benchmark_blip.py --quick          # tiny config, smoke test
     python tools/benchmark/benchmark_blip.py --size large --only vit caption --append
     python tools/benchmark/benchmark_blip.py --device cuda --amp bf16 --batches 1 4 16
+    python tools/benchmark/benchmark_blip.py --device cuda --amp bf16 --sdpa flash --compile
 """
 
 import argparse
+import contextlib
 import platform
 import sys
 import tempfile
@@ -36,6 +38,13 @@ from bench_timing import load_average, matmul_gflops, memory_gbps  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 NOTES = '<!-- notes: kept when the table is regenerated -->'
+SDPA = {
+    'default': None,
+    'math': 'MATH',
+    'flash': 'FLASH_ATTENTION',
+    'efficient': 'EFFICIENT_ATTENTION',
+    'cudnn': 'CUDNN_ATTENTION',
+}
 WORKLOADS = ('vit', 'caption', 'sample', 'itm', 'retrieval', 'vqa', 'train', 'pretrain')
 
 
@@ -45,6 +54,15 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument('--quick', action='store_true', help='tiny config (smoke test)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--amp', choices=['bf16', 'fp16'], default=None)
+    p.add_argument(
+        '--sdpa',
+        choices=list(SDPA),
+        default='default',
+        help="attention kernel of both sides (torch's sdpa_kernel); default lets torch pick",
+    )
+    p.add_argument(
+        '--compile', action='store_true', help="torch.compile both sides' ViT (FLOPs by formula)"
+    )
     p.add_argument('--batches', type=int, nargs='+', default=[1, 4])
     p.add_argument('--only', nargs='+', choices=WORKLOADS, default=list(WORKLOADS))
     p.add_argument('--repeats', type=int, default=3)
@@ -62,7 +80,29 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument('--append', action='store_true', help='add this run below the earlier ones')
     p.add_argument('--out', type=Path, default=REPO / 'docs' / 'benchmarks.md')
     p.add_argument('--plot', type=Path, default=REPO / 'docs' / 'benchmarks.png')
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.device == 'cpu' and args.sdpa in ('efficient', 'cudnn'):
+        p.error(f'--sdpa {args.sdpa} has no CPU kernel: use flash, math or default on the CPU')
+    return args
+
+
+def sdpa_context(name: str):
+    """Restrict scaled_dot_product_attention to one kernel (both sides use it)."""
+    if name == 'default':
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel(getattr(SDPBackend, SDPA[name]))
+
+
+def precision(args: argparse.Namespace) -> str:
+    """The header's precision field: dtype, then the kernel and compile variants."""
+    parts = [args.amp or 'fp32']
+    if args.sdpa != 'default':
+        parts.append(f'SDPA {args.sdpa}')
+    if args.compile:
+        parts.append('torch.compile (ViT)')
+    return ', '.join(parts)
 
 
 def run(args: argparse.Namespace, log=print) -> W.Bench:
@@ -72,12 +112,17 @@ def run(args: argparse.Namespace, log=print) -> W.Bench:
     torch.manual_seed(0)
     size = 'tiny' if args.quick else args.size
     cfg = blip_config(size)
-    bench = W.Bench(cfg, args.device, args.amp, args.repeats, args.warmup, not args.no_flops)
-    with tempfile.TemporaryDirectory() as tmp:
+    # FlopCounterMode does not see into compiled graphs: the ViT then counts by formula
+    count = not (args.no_flops or args.compile)
+    bench = W.Bench(cfg, args.device, args.amp, args.repeats, args.warmup, count)
+    with tempfile.TemporaryDirectory() as tmp, sdpa_context(args.sdpa):
         vocab = write_vocab(cfg, Path(tmp))
         want = set(args.only)
         if want & {'vit', 'caption', 'sample', 'train'}:
             hf, ours = (m.to(args.device) for m in caption_pair(cfg, vocab))
+            if args.compile:  # in place: the models keep calling their ViT attribute
+                ours.vision_encoder.compile()
+                hf.vision_model.compile()
             for batch in args.batches:
                 if 'vit' in want or 'caption' in want:
                     log(W.vit_forward(bench, hf, ours, batch))
@@ -138,7 +183,7 @@ def main(argv: Optional[list] = None) -> None:
         if args.device != 'cpu'
         else f'CPU, {torch.get_num_threads()} '
         f'thread(s) ({platform.processor() or platform.machine()})',
-        'precision': args.amp or 'fp32',
+        'precision': precision(args),
         'torch / transformers': f'{torch.__version__} / {__import__("transformers").__version__}',
         'repeats (median) / warm-up': f'{args.repeats} / {args.warmup}',
         'load average (1/5/15 min) before / after': f'{load_before} ; {load_average()}',
