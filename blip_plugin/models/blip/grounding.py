@@ -42,10 +42,6 @@ class BlipGrounding(BaseModel):
         weighted_loss: see :class:`BlipGroundingHead`. Defaults to False.
         box_l1_loss_coeff: see :class:`BlipGroundingHead`. Defaults to 4.0.
         box_giou_loss_coeff: see :class:`BlipGroundingHead`. Defaults to 2.0.
-        init_std: std of the normal init of the text and multimodal encoders (BERT's
-            ``initializer_range``); weights a checkpoint loads replace it. The official 0.02
-            suits the 768-wide MED; the 64-wide toy, trained from scratch, binds the text to
-            the image only with a larger one (docs/grounding.md). Defaults to 0.02.
         data_preprocessor: MMEngine data preprocessor config.
         init_cfg: MMEngine init config.
     """
@@ -60,7 +56,6 @@ class BlipGrounding(BaseModel):
         weighted_loss: bool = False,
         box_l1_loss_coeff: float = 4.0,
         box_giou_loss_coeff: float = 2.0,
-        init_std: float = 0.02,
         data_preprocessor: Optional[dict] = None,
         init_cfg: Optional[dict] = None,
     ) -> None:
@@ -82,8 +77,8 @@ class BlipGrounding(BaseModel):
             )
         self.text_encoder = MEDTransformer(med)
         self.multimodal_encoder = MEDTransformer(med)
-        bert_init(self.text_encoder, init_std)
-        bert_init(self.multimodal_encoder, init_std)
+        bert_init(self.text_encoder)
+        bert_init(self.multimodal_encoder)
         self.text_decoder = MEDDecoder(dict(med.to_dict(), encoder_width=med.hidden_size))
         self.max_txt_len = max_txt_len
 
