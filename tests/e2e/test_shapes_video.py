@@ -26,9 +26,7 @@ def zero_shot(name: str, root: str, work: str, checkpoint: str) -> dict:
     cfg = Config.fromfile(osp.join(TOY, name))
     cfg.work_dir, cfg.load_from = work, checkpoint
     cfg.model.tokenizer.name_or_path = osp.join(root, 'tokenizer')
-    if cfg.model.type == 'BlipVideoRetrieval':
-        cfg.model.queue_size = 128  # as the checkpoint's (the queue is not used in testing)
-    else:
+    if cfg.model.type == 'BlipVideoVQA':
         cfg.model.answer_list = osp.join(root, 'video', 'annotations', 'answer_list.json')
     loader = cfg.test_dataloader
     loader.dataset.data_root, loader.num_workers, loader.persistent_workers = root, 0, False

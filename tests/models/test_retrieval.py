@@ -53,11 +53,7 @@ def model_cfg(vocab: str, **kwargs) -> dict:
             dropout=0.0,
         ),
         tokenizer=dict(name_or_path=vocab),
-        embed_dim=16,
-        queue_size=8,
-        max_txt_len=12,
-        itm_seed=0,
-        **kwargs,
+        **dict(dict(embed_dim=16, queue_size=8, max_txt_len=12, itm_seed=0), **kwargs),
     )
 
 
@@ -95,6 +91,30 @@ def test_loss_counts_texts_of_the_same_image_as_positives(vocab, monkeypatch):
     assert model.idx_queue[0, :4].tolist() == [0, 0, 1, 2] and int(model.ptr_queue) == 4
     sum(out.values()).backward()
     assert model.temp.grad is not None and model.vision_encoder_m.cls_token.grad is None
+
+
+@pytest.mark.parametrize('size', [4, 12])
+def test_queues_of_another_length_fit_the_configured_size(vocab, size):
+    """A checkpoint trained with another queue_size loads: its queues are cut to this model's
+    8 columns (or fill its first ones), the pointer restarts."""
+    src = tiny(vocab, queue_size=size)
+    with torch.no_grad():
+        src.image_queue.copy_(torch.arange(16 * size, dtype=torch.float).view(16, size))
+        src.idx_queue.copy_(torch.arange(size).view(1, size))
+        src.ptr_queue.fill_(size // 2)
+    model = tiny(vocab)  # queue_size 8
+    initial = model.text_queue.clone()
+    from blip_plugin.models.weights import load_blip_weights
+
+    load_blip_weights(model, src.state_dict())
+    k = min(size, 8)
+    assert model.image_queue.shape == (16, 8) and model.queue_size == 8
+    assert torch.equal(model.image_queue[:, :k], src.image_queue[:, :k])
+    assert torch.equal(model.text_queue[:, :k], src.text_queue[:, :k])
+    assert torch.equal(model.text_queue[:, k:], initial[:, k:])
+    assert model.idx_queue[0, :k].tolist() == list(range(k))
+    assert model.ptr_queue.item() == 0
+    assert torch.equal(model.temp, src.temp)  # the rest loads as usual
 
 
 def test_plain_api(vocab):

@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModel
 from torch import nn
 
@@ -161,6 +161,34 @@ class MomentumAlignBase(BaseModel):
         self.negative_all_rank = negative_all_rank
         self.itm_seed = itm_seed
         self._itm_generator: Optional[torch.Generator] = None
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        self._fit_queues(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _fit_queues(self, state_dict: dict, prefix: str) -> None:
+        """Queues of another length than ``queue_size`` (a checkpoint trained with another
+        queue) are cut to it, or keep this model's initial columns past the checkpoint's;
+        the pointer restarts at 0. The configured size wins: evaluation never reads the
+        queues, and training refills them within ``queue_size / batch`` steps."""
+        found = None
+        for name in ('image_queue', 'text_queue', 'idx_queue'):
+            own, got = getattr(self, name, None), state_dict.get(prefix + name)
+            if own is None or got is None or got.shape[-1] == own.shape[-1]:
+                continue
+            found, k = got.shape[-1], min(got.shape[-1], own.shape[-1])
+            fitted = own.detach().clone()  # (E or 1, queue_size)
+            fitted[..., :k] = got[..., :k].to(fitted)
+            state_dict[prefix + name] = fitted
+        if found is not None:
+            state_dict[prefix + 'ptr_queue'] = torch.zeros_like(self.ptr_queue)
+            print_log(
+                f"the checkpoint's feature queues hold {found} columns, this model's "
+                f'queue_size is {self.queue_size}: kept the first '
+                f'{min(found, self.queue_size)}, queue pointer reset to 0',
+                logger='current',
+                level=30,
+            )
 
     @property
     def momentum_pairs(self) -> list:
