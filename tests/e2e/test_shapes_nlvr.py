@@ -105,13 +105,17 @@ def test_toy_nlvr_learns_to_compare_the_images(tmp_path) -> None:
     cfg.train_dataloader.dataset.ann_file = 'annotations/nlvr_train_right_more.json'
     cfg.train_dataloader.dataset.pipeline[0].prob = 0.0  # no swap: one statement for all
     cfg.param_scheduler[0].end = 10
+    # one statement family learns fastest at 0.07 (84.7-85.9 here; the config's 0.15, set for the
+    # full mix, gives 77.6: docs/nlvr.md)
+    cfg.model.init_std = 0.07
     cfg.test_dataloader.dataset.ann_file = 'annotations/nlvr_dev_right_more.json'
     runner = RUNNERS.build(cfg)
     runner.train()
     dev = runner.test()[ACC]
+    print(f'NLVR2 toy, "more shapes" statements: dev {dev:.1f}')
     # the statement is fixed, so the text-only prior is the majority label
     base = majority(subset['dev'])
-    # measured on 85 dev pairs: 85.9 vs 62.4 for the majority label (569 train pairs)
+    # measured on 85 dev pairs: 84.7-85.9 vs 62.4 for the majority label (569 train pairs)
     assert dev > base + 15.0, (dev, base, len(subset['train']), len(subset['dev']))
 
 
@@ -123,9 +127,9 @@ def test_toy_nlvr_full_mix_beats_the_text_only_prior(tmp_path) -> None:
     make_shapes_world(root)
     runner = RUNNERS.build(toy_cfg(root, str(tmp_path / 'work'), epochs=30))
     runner.train()
-    dev = runner.test()[ACC]
-    train, dev_entries = load(root, 'train'), load(root, 'dev')
+    test = runner.test()[ACC]  # the config's test split
+    train, test_entries = load(root, 'train'), load(root, 'test')
     # the stronger of the two text-only answers: per statement, or per statement family
-    prior = max(statement_prior(train, dev_entries, key) for key in (str, family))
-    # measured (docs/nlvr.md): see the table there
-    assert dev > prior + 8.0, (dev, prior)
+    prior = max(statement_prior(train, test_entries, key) for key in (str, family))
+    # measured (docs/nlvr.md): 73.5 against 53.5 for the text-only prior (200 test pairs)
+    assert test > prior + 10.0, (test, prior)
