@@ -12,6 +12,7 @@ import blip_plugin.models.blip.retrieval as retrieval_module
 from blip_plugin.datasets.retrieval import KarpathyRetrieval
 from blip_plugin.evaluation.retrieval import BlipRetrievalRecall  # noqa: F401 (registers)
 from blip_plugin.models.blip.retrieval import BlipRetrieval
+from blip_plugin.models.weights import load_blip_weights
 
 WORDS = (
     'a an the red blue green circle square triangle on left right of above below big small'
@@ -104,8 +105,6 @@ def test_queues_of_another_length_fit_the_configured_size(vocab, size):
         src.ptr_queue.fill_(size // 2)
     model = tiny(vocab)  # queue_size 8
     initial = model.text_queue.clone()
-    from blip_plugin.models.weights import load_blip_weights
-
     load_blip_weights(model, src.state_dict())
     k = min(size, 8)
     assert model.image_queue.shape == (16, 8) and model.queue_size == 8

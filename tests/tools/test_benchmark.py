@@ -87,7 +87,7 @@ def test_gpu_only_attention_kernels_are_refused_on_the_cpu(capsys):
         cli.parse_args(['--sdpa', 'efficient'])
     assert 'no CPU kernel' in capsys.readouterr().err
     args = cli.parse_args(['--device', 'cuda', '--amp', 'bf16', '--sdpa', 'flash', '--compile'])
-    assert cli.precision(args) == 'bf16, SDPA flash, torch.compile (ViT)'
+    assert cli.precision(args) == 'bf16, SDPA flash, torch.compile (caption ViTs)'
 
 
 def test_vit_flops_counts_a_known_case():

@@ -61,7 +61,10 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
         help="attention kernel of both sides (torch's sdpa_kernel); default lets torch pick",
     )
     p.add_argument(
-        '--compile', action='store_true', help="torch.compile both sides' ViT (FLOPs by formula)"
+        '--compile',
+        action='store_true',
+        help="torch.compile the caption models' ViTs, both sides (ViT, caption and train "
+        'rows; FLOPs are then not counted, the ViT row by formula)',
     )
     p.add_argument('--batches', type=int, nargs='+', default=[1, 4])
     p.add_argument('--only', nargs='+', choices=WORKLOADS, default=list(WORKLOADS))
@@ -101,7 +104,7 @@ def precision(args: argparse.Namespace) -> str:
     if args.sdpa != 'default':
         parts.append(f'SDPA {args.sdpa}')
     if args.compile:
-        parts.append('torch.compile (ViT)')
+        parts.append('torch.compile (caption ViTs)')
     return ', '.join(parts)
 
 

@@ -3,6 +3,7 @@ of the momentum-distillation weight (paper section 3.2; official ``copy_params``
 ``_momentum_update`` and the ``alpha`` schedules of pretrain.py / train_retrieval.py)."""
 
 import copy
+import logging
 from typing import Optional
 
 import torch
@@ -187,7 +188,7 @@ class MomentumAlignBase(BaseModel):
                 f'queue_size is {self.queue_size}: kept the first '
                 f'{min(found, self.queue_size)}, queue pointer reset to 0',
                 logger='current',
-                level=30,
+                level=logging.WARNING,
             )
 
     @property
