@@ -129,28 +129,3 @@ def test_loss_ignores_minus_100_and_smooths_like_cross_entropy(decoder):
         assert torch.equal(
             decoder.loss(other, mask, images, labels), decoder.loss(ids, mask, images, labels)
         )
-
-
-@pytest.mark.parametrize('rows', [3, 12, 40])
-def test_skinny_linear_equals_linear(rows):
-    """Decoding-step rows in SKINNY_ROWS take the W @ x^T path (seen as an addmm whose first
-    matrix is the weight); every row count gives nn.Linear's output, contiguous."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    from blip_plugin.models.med.layers import SKINNY_ROWS, SkinnyLinear
-
-    class Calls(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func is torch.ops.aten.addmm.default:
-                self.first = tuple(args[1].shape)
-            return func(*args, **(kwargs or {}))
-
-    layer = SkinnyLinear(32, 48)
-    x = torch.randn(rows, 1, 32)
-    with torch.no_grad(), Calls() as calls:
-        y = layer(x)
-    torch.testing.assert_close(y, F.linear(x, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
-    assert y.shape == (rows, 1, 48) and y.is_contiguous()
-    skinny = SKINNY_ROWS[0] <= rows <= SKINNY_ROWS[1]
-    assert (calls.first == (48, 32)) == skinny
-    assert layer(x).requires_grad  # with grad: plain nn.Linear

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS
+from ..linear import Linear
 from .config import MEDConfig
-from .layers import SkinnyLinear
 from .transformer import MEDCache, MEDTransformer
 
 __all__ = ['MEDDecoder', 'LMHead']
@@ -19,12 +19,12 @@ class LMHead(nn.Module):
 
     def __init__(self, cfg: MEDConfig) -> None:
         super().__init__()
-        self.dense = SkinnyLinear(cfg.hidden_size, cfg.hidden_size)
+        self.dense = Linear(cfg.hidden_size, cfg.hidden_size)
         self.norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
-        self.decoder = SkinnyLinear(cfg.hidden_size, cfg.vocab_size)
+        self.decoder = Linear(cfg.hidden_size, cfg.vocab_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.norm(F.gelu(self.dense(x))))  # (..., V)
+        return self.decoder(self.norm(self.dense(x, gelu=True)))  # (..., V)
 
 
 @MODELS.register_module()

@@ -10,32 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..linear import Linear
 from .config import MEDConfig
 
 KV = tuple[torch.Tensor, torch.Tensor]
-
-# Rows (tokens in the call) for which SkinnyLinear computes W @ x^T on the CPU. Measured with
-# 1 MKL thread (docs/benchmarks.md): for 8 to 16 rows (beam search over 3 to 5 images) MKL's
-# x @ W^T streams the weight 1.3-2x slower than W @ x^T, and a whole decoding step of 12 rows
-# ran 1.48x faster; with 3 rows or from ~24 rows x @ W^T is as fast or faster.
-SKINNY_ROWS = (8, 16)
-
-
-class SkinnyLinear(nn.Linear):
-    """``nn.Linear`` that, without grad on the CPU, computes a call of ``SKINNY_ROWS`` rows
-    as ``W @ x^T``: the decoding steps of a few images (same result up to summation order)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = x.reshape(-1, x.shape[-1])  # (R, in)
-        lo, hi = SKINNY_ROWS
-        if torch.is_grad_enabled() or x.device.type != 'cpu' or not lo <= rows.shape[0] <= hi:
-            return super().forward(x)
-        if self.bias is None:
-            out = torch.mm(self.weight, rows.t())
-        else:
-            out = torch.addmm(self.bias[:, None], self.weight, rows.t())  # (out, R)
-        # contiguous: strided outputs made the following ops 2x slower in a decoding step
-        return out.t().contiguous().reshape(*x.shape[:-1], -1)
 
 
 class MultiHeadAttention(nn.Module):
@@ -51,10 +29,10 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, dim: int, kv_width: int, num_heads: int, dropout: float) -> None:
         super().__init__()
         self.num_heads, self.head_dim = num_heads, dim // num_heads
-        self.q = SkinnyLinear(dim, dim)
-        self.k = SkinnyLinear(kv_width, dim)
-        self.v = SkinnyLinear(kv_width, dim)
-        self.out = SkinnyLinear(dim, dim)
+        self.q = Linear(dim, dim)
+        self.k = Linear(kv_width, dim)
+        self.v = Linear(kv_width, dim)
+        self.out = Linear(dim, dim)
         self.dropout = dropout
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,11 +79,11 @@ class MultiHeadAttention(nn.Module):
 class FeedForward(nn.Module):
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
-        self.fc1 = SkinnyLinear(dim, hidden)
-        self.fc2 = SkinnyLinear(hidden, dim)
+        self.fc1 = Linear(dim, hidden)
+        self.fc2 = Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x)))
+        return self.fc2(self.fc1(x, gelu=True))
 
 
 class MEDLayer(nn.Module):
