@@ -88,6 +88,7 @@ def test_gpu_only_attention_kernels_are_refused_on_the_cpu(capsys):
     assert 'no CPU kernel' in capsys.readouterr().err
     args = cli.parse_args(['--device', 'cuda', '--amp', 'bf16', '--sdpa', 'flash', '--compile'])
     assert cli.precision(args) == 'bf16, SDPA flash, torch.compile (caption ViTs)'
+    assert cli.precision(cli.parse_args(['--no-onednn'])) == 'fp32, ours without oneDNN linear'
 
 
 def test_vit_flops_counts_a_known_case():
@@ -110,6 +111,19 @@ def test_count_flops_counts_cpu_attention_and_backward():
     assert count_flops(lambda: sdpa(q, q, q)) == attn
     # backward: 2.5x the forward's matmuls (torch's sdpa_backward_flop_count)
     assert count_flops(lambda: sdpa(q, q, q).sum().backward()) == attn + 5 * attn // 2
+
+
+def test_count_flops_counts_our_linear_on_both_paths():
+    """The oneDNN inner product (no grad) counts as the aten matmul it replaces."""
+    sys.path.insert(0, str(BENCH))
+    from bench_timing import count_flops
+
+    from blip_plugin.models.linear import Linear
+
+    layer, x = Linear(32, 48), torch.randn(2, 5, 32)
+    with torch.no_grad():
+        assert count_flops(lambda: layer(x, gelu=True)) == 2 * 10 * 32 * 48
+    assert count_flops(lambda: layer(x)) == 2 * 10 * 32 * 48
 
 
 def test_append_keeps_earlier_runs_and_notes(tmp_path):

@@ -17,7 +17,7 @@ def markdown(
     rows: list,
     header: dict,
     vit_time: dict,
-    matmul: float,
+    matmul: dict,
     gbps: float,
     step_bytes: int,
     step_read_gbps: float = 0.0,
@@ -26,8 +26,11 @@ def markdown(
     title = ', '.join(str(header[k]) for k in ('config', 'batches', 'device', 'precision'))
     lines = [f'## {title}', '']
     lines += [f'- {k}: {v}' for k, v in header.items()]
+    peak = max(matmul.values())
     lines += [
-        f'- measured fp32 matmul throughput: {matmul:.1f} GFLOP/s (torch.mm, 2048^3 unless --quick)',
+        '- measured fp32 matmul throughput (2048^3 unless --quick): '
+        + ', '.join(f'{k} {v:.1f}' for k, v in matmul.items())
+        + ' GFLOP/s; the largest is the 100% of the table',
         f'- measured memory bandwidth: {gbps:.1f} GB/s (tensor copy, read + write)',
     ]
     if step_bytes:
@@ -47,7 +50,7 @@ def markdown(
     for r in rows:
         share = '-'
         if r['gflops']:
-            share = f'{r["flops"] / 1e9:.3g}, {r["gflops"]:.1f} ({100 * r["gflops"] / matmul:.0f}%)'
+            share = f'{r["flops"] / 1e9:.3g}, {r["gflops"]:.1f} ({100 * r["gflops"] / peak:.0f}%)'
         vit = vit_time.get(r['batch']) if r['workload'].startswith('caption ') else None
         vs_vit = _f(r['ours_s'] / vit if vit and 'train' not in r['workload'] else None, '.2f')
         lines.append(

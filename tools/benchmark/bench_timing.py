@@ -7,6 +7,7 @@ each one's median, so both medians come from the same stretch of time.
 
 import ctypes
 import gc
+import math
 import os
 import statistics
 import threading
@@ -100,19 +101,29 @@ def peak_memory_mb(fn: Callable[[], object], device: str = 'cpu') -> float:
 
 def matmul_gflops(
     n: int = 2048, repeats: int = 5, device: str = 'cpu', dtype: torch.dtype = torch.float32
-) -> float:
-    """Best throughput of an (n, n) @ (n, n) matmul, in GFLOP/s (2 n^3 per product)."""
+) -> dict:
+    """Best throughput of an (n, n) @ (n, n) product in GFLOP/s (2 n^3 per product), per
+    kernel: ``torch.mm`` (MKL on the CPU, cuBLAS on a GPU) and, on the CPU, the oneDNN inner
+    product that ``blip_plugin.models.linear.Linear`` runs. The larger is the machine's
+    reference throughput."""
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    torch.mm(a, b)
-    best = float('inf')
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e9
+    kernels = {'torch.mm': lambda: torch.mm(a, b)}
+    op = getattr(torch.ops.mkldnn, '_linear_pointwise', None)
+    if device == 'cpu' and op is not None and torch.backends.mkldnn.is_available():
+        kernels['oneDNN'] = lambda: op(a, b, None, 'none', [], '')
+    out = {}
+    for name, fn in kernels.items():
+        fn()
+        best = float('inf')
+        for _ in range(repeats):
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            best = min(best, time.perf_counter() - t0)
+        out[name] = 2 * n**3 / best / 1e9
+    return out
 
 
 def memory_gbps(mib: int = 512, repeats: int = 5, device: str = 'cpu') -> float:
@@ -153,18 +164,26 @@ def _cpu_sdpa_backward_flops(grad, q, k, v, *args, out_shape=None, **kwargs) -> 
     return sdpa_backward_flop_count(grad, q, k, v)
 
 
-# torch's counter knows the CUDA attention kernels but not the CPU one (torch 2.14)
-_CPU_SDPA = {
+def _onednn_linear_flops(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+    rows = math.prod(x_shape[:-1])
+    return 2 * rows * w_shape[0] * w_shape[1]  # (rows, in) x (out, in)^T
+
+
+# torch's counter knows the CUDA attention kernels but not the CPU one, nor the oneDNN inner
+# product that blip_plugin.models.linear.Linear runs on the CPU (torch 2.14)
+_CPU_OPS = {
     torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops,
     torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: (_cpu_sdpa_backward_flops),
 }
+if hasattr(torch.ops.mkldnn, '_linear_pointwise'):
+    _CPU_OPS[torch.ops.mkldnn._linear_pointwise] = _onednn_linear_flops
 
 
 def count_flops(fn: Callable[[], object]) -> int:
     """FLOPs of one call of ``fn``, counted by ``torch.utils.flop_counter.FlopCounterMode``
     (2 per multiply-add of every matmul, convolution and attention, backward included;
     causal attention counted as full; elementwise ops, softmax and LayerNorm left out)."""
-    with FlopCounterMode(display=False, custom_mapping=_CPU_SDPA) as counter:
+    with FlopCounterMode(display=False, custom_mapping=_CPU_OPS) as counter:
         fn()
     return counter.get_total_flops()
 

@@ -21,6 +21,8 @@ from typing import Optional
 
 import torch
 
+from blip_plugin.models.linear import set_onednn_linear
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_tasks as T  # noqa: E402
@@ -66,6 +68,11 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
         help="torch.compile the caption models' ViTs, both sides (ViT, caption and train "
         'rows; FLOPs are then not counted, the ViT row by formula)',
     )
+    p.add_argument(
+        '--no-onednn',
+        action='store_true',
+        help="our linear layers call torch's F.linear (MKL on the CPU) instead of oneDNN",
+    )
     p.add_argument('--batches', type=int, nargs='+', default=[1, 4])
     p.add_argument('--only', nargs='+', choices=WORKLOADS, default=list(WORKLOADS))
     p.add_argument('--repeats', type=int, default=3)
@@ -105,6 +112,8 @@ def precision(args: argparse.Namespace) -> str:
         parts.append(f'SDPA {args.sdpa}')
     if args.compile:
         parts.append('torch.compile (caption ViTs)')
+    if args.no_onednn:
+        parts.append('ours without oneDNN linear')
     return ', '.join(parts)
 
 
@@ -112,6 +121,7 @@ def run(args: argparse.Namespace, log=print) -> W.Bench:
     """Run the chosen workloads; returns the Bench with its rows (agreement checked)."""
     if args.threads:
         torch.set_num_threads(args.threads)
+    set_onednn_linear(not args.no_onednn)
     torch.manual_seed(0)
     size = 'tiny' if args.quick else args.size
     cfg = blip_config(size)
