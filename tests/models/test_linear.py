@@ -77,3 +77,32 @@ def test_a_failing_onednn_falls_back_for_good(monkeypatch):
         y = layer(x, gelu=True)
     torch.testing.assert_close(y, F.gelu(F.linear(x, layer.weight, layer.bias)))
     assert not lin.onednn_linear_enabled()
+
+
+@needs_onednn
+def test_packed_weight_is_kept_until_the_weight_changes():
+    import copy
+
+    torch.manual_seed(0)
+    layer = lin.Linear(16, 8)
+    x = torch.randn(3, 16)
+    with torch.inference_mode():  # a copy packed in inference mode serves no_grad calls too
+        layer(x)
+    packed = lin._PACKED[layer][1]
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+        assert lin._PACKED[layer][1] is packed  # reused
+        layer.weight.mul_(2)  # in place: the version counter moves
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+        assert lin._PACKED[layer][1] is not packed
+    twin = copy.deepcopy(layer)  # the copy lives outside the module's state
+    assert set(twin.state_dict()) == {'weight', 'bias'} and twin not in lin._PACKED
+    layer(x).sum().backward()  # a training call drops it
+    assert layer not in lin._PACKED
+    with torch.no_grad():
+        layer(x)
+        assert layer in lin._PACKED
+        lin.set_onednn_linear(True, pack=False)  # frees every copy, runs on the plain weight
+        assert len(lin._PACKED) == 0
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
+        assert len(lin._PACKED) == 0
