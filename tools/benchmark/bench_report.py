@@ -28,7 +28,8 @@ def markdown(
     lines += [f'- {k}: {v}' for k, v in header.items()]
     peak = max(matmul.values())
     lines += [
-        '- measured fp32 matmul throughput (2048^3 unless --quick): '
+        '- measured fp32 matmul throughput (2048^3 unless --quick, best of 10 at the start '
+        'and 10 at the end): '
         + ', '.join(f'{k} {v:.1f}' for k, v in matmul.items())
         + ' GFLOP/s; the largest is the 100% of the table',
         f'- measured memory bandwidth: {gbps:.1f} GB/s (tensor copy, read + write)',

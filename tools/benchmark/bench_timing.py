@@ -100,18 +100,20 @@ def peak_memory_mb(fn: Callable[[], object], device: str = 'cpu') -> float:
 
 
 def matmul_gflops(
-    n: int = 2048, repeats: int = 5, device: str = 'cpu', dtype: torch.dtype = torch.float32
+    n: int = 2048, repeats: int = 10, device: str = 'cpu', dtype: torch.dtype = torch.float32
 ) -> dict:
     """Best throughput of an (n, n) @ (n, n) product in GFLOP/s (2 n^3 per product), per
     kernel: ``torch.mm`` (MKL on the CPU, cuBLAS on a GPU) and, on the CPU, the oneDNN inner
-    product that ``blip_plugin.models.linear.Linear`` runs. The larger is the machine's
-    reference throughput."""
+    product that ``blip_plugin.models.linear.Linear`` runs, on plain and on packed weights.
+    The largest is the machine's reference throughput."""
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     kernels = {'torch.mm': lambda: torch.mm(a, b)}
     op = getattr(torch.ops.mkldnn, '_linear_pointwise', None)
     if device == 'cpu' and op is not None and torch.backends.mkldnn.is_available():
+        packed = torch.ops.mkldnn._reorder_linear_weight(b, 64)
         kernels['oneDNN'] = lambda: op(a, b, None, 'none', [], '')
+        kernels['oneDNN packed'] = lambda: op(a, packed, None, 'none', [], '')
     out = {}
     for name, fn in kernels.items():
         fn()

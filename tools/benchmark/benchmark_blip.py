@@ -189,6 +189,9 @@ def main(argv: Optional[list] = None) -> None:
     matmul = matmul_gflops(device=args.device, **probe)
     gbps = memory_gbps(mib=32 if args.quick else 512, device=args.device)
     bench = run(args)
+    # probed again at the end, the best of both: one probe moves +-20% on a shared machine
+    after = matmul_gflops(device=args.device, **probe)
+    matmul = {k: max(v, after[k]) for k, v in matmul.items()}
     header = {
         'config': 'tiny (--quick)' if args.quick else f'BLIP-{args.size}, 384 px',
         'batches': 'batch ' + ' '.join(map(str, args.batches)),
