@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 from torch import nn
 
-__all__ = ['Linear', 'onednn_linear_enabled', 'set_onednn_linear']
+__all__ = ['Linear', 'onednn_linear_enabled', 'set_onednn_linear', 'packed_weight_bytes']
 
 
 def _find_op() -> Optional[Callable]:
@@ -63,6 +63,11 @@ def set_onednn_linear(enabled: bool = True, pack: bool = True) -> None:
 
 def onednn_linear_enabled() -> bool:
     return _enabled
+
+
+def packed_weight_bytes() -> int:
+    """Memory held by the packed weight copies of every live :class:`Linear`."""
+    return sum(packed.numel() * packed.element_size() for _, packed in _PACKED.values())
 
 
 def _eligible(x: torch.Tensor, weight: torch.Tensor) -> bool:

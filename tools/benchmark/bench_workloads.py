@@ -38,6 +38,7 @@ class Bench:
     vit_time: dict = field(default_factory=dict)  # batch -> our ViT seconds
     step_bytes: int = 0  # decoder weights read per decoding step (cross K/V excluded)
     step_read_gbps: float = 0.0  # measured bandwidth of reading exactly those weights
+    packed_mib: float = 0.0  # largest packed oneDNN weight copies ours held (one model)
 
     @property
     def tol(self) -> float:
