@@ -3,7 +3,8 @@
 torch's ``F.linear`` on the CPU calls MKL's sgemm. On the AMD EPYC (Zen 4) machine the
 benchmarks run on, MKL picks slow kernels for the few-row products of a decoding step and
 its speed jumps with the row count (docs/benchmarks.md: 433 MB of decoder weights times 3 /
-12 / 48 rows took 71 / 49 / 96 ms with MKL, 23 / 31 / 65 ms with oneDNN, 2 threads); oneDNN
+12 / 48 rows took 71 / 49 / 96 ms with MKL, 23 / 31 / 65 ms with oneDNN and 17 / 20 / 54 ms
+with oneDNN on packed weights, 2 threads); oneDNN
 (torch's ``mkldnn`` backend, the kernels inductor's CPU freezing path calls) streams the
 weights near memory bandwidth at every row count and also runs the ViT's large products ~10%
 faster, with the exact (erf) GELU fused into the product.
@@ -82,6 +83,11 @@ def _eligible(x: torch.Tensor, weight: torch.Tensor) -> bool:
     )
 
 
+def _version(t: torch.Tensor) -> int:
+    """In-place update counter; -1 for inference-mode tensors, which keep none."""
+    return -1 if t.is_inference() else t._version
+
+
 class Linear(nn.Linear):
     """``nn.Linear`` (same parameters, same state dict) with a oneDNN inference path; see the
     module doc. ``forward(x, gelu=True)`` returns ``gelu(linear(x))`` (exact GELU), fused into
@@ -91,7 +97,7 @@ class Linear(nn.Linear):
         """The packed copy of the weight (made or remade here), or the weight itself."""
         if not _pack or _REORDER is None:
             return self.weight
-        key = (self.weight.data_ptr(), self.weight._version)
+        key = (self.weight.data_ptr(), _version(self.weight))
         hit = _PACKED.get(self)
         if hit is None or hit[0] != key:
             packed = _REORDER(self.weight.detach(), _PACK_ROWS)
@@ -105,13 +111,16 @@ class Linear(nn.Linear):
                 if gelu:
                     return _OP(x, w, self.bias, 'gelu', [], 'none')
                 return _OP(x, w, self.bias, 'none', [], '')
-            except RuntimeError as err:  # a oneDNN build that cannot run it: fall back for good
+            except RuntimeError as err:
+                y = super().forward(x)  # bad input raises torch's usual error here
+                # F.linear runs what oneDNN could not: this build cannot, fall back for good
                 set_onednn_linear(False)
                 print_log(
                     f'oneDNN linear failed ({err}); using torch.nn.functional.linear',
                     logger='current',
                     level=logging.WARNING,
                 )
+                return F.gelu(y) if gelu else y
         if torch.is_grad_enabled():
             _PACKED.pop(self, None)
         y = super().forward(x)

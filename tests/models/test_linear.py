@@ -106,3 +106,22 @@ def test_packed_weight_is_kept_until_the_weight_changes():
         assert len(lin._PACKED) == 0
         torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias))
         assert len(lin._PACKED) == 0
+
+
+@needs_onednn
+def test_a_layer_built_in_inference_mode_runs_onednn():
+    with torch.inference_mode():  # its weight keeps no version counter
+        layer = lin.Linear(8, 4)
+        x = torch.randn(2, 8)
+        with Ops() as ops:
+            y = layer(x)
+    torch.testing.assert_close(y, F.linear(x, layer.weight, layer.bias))
+    assert 'mkldnn._linear_pointwise' in ops.names and lin.onednn_linear_enabled()
+
+
+@needs_onednn
+def test_bad_input_raises_torchs_error_and_keeps_onednn():
+    layer = lin.Linear(8, 4)
+    with torch.no_grad(), pytest.raises(RuntimeError, match='cannot be multiplied'):
+        layer(torch.randn(2, 7))
+    assert lin.onednn_linear_enabled()
