@@ -31,7 +31,15 @@ import torch.nn.functional as F
 from mmengine.logging import print_log
 from torch import nn
 
-__all__ = ['Linear', 'onednn_linear_enabled', 'set_onednn_linear', 'packed_weight_bytes']
+__all__ = [
+    'Linear',
+    'ONEDNN_LINEAR',
+    'onednn_linear',
+    'pack_weight',
+    'onednn_linear_enabled',
+    'set_onednn_linear',
+    'packed_weight_bytes',
+]
 
 
 def _find_op() -> Optional[Callable]:
@@ -40,9 +48,10 @@ def _find_op() -> Optional[Callable]:
     return getattr(torch.ops.mkldnn, '_linear_pointwise', None)
 
 
-_OP = _find_op()
-_REORDER = getattr(torch.ops.mkldnn, '_reorder_linear_weight', None) if _OP else None
-_enabled = _OP is not None
+# the oneDNN inner product op (None where torch has none), also counted by the benchmark
+ONEDNN_LINEAR = _find_op()
+_REORDER = getattr(torch.ops.mkldnn, '_reorder_linear_weight', None) if ONEDNN_LINEAR else None
+_enabled = ONEDNN_LINEAR is not None
 _pack = True
 # Linear -> ((data_ptr, version), packed weight); weak keys: a deleted layer frees its copy
 _PACKED: 'weakref.WeakKeyDictionary[Linear, tuple]' = weakref.WeakKeyDictionary()
@@ -56,7 +65,7 @@ def set_onednn_linear(enabled: bool = True, pack: bool = True) -> None:
     and its packed weight copies (off frees them). Switching on where torch has no oneDNN
     linear leaves it off."""
     global _enabled, _pack
-    _enabled = bool(enabled) and _OP is not None
+    _enabled = bool(enabled) and ONEDNN_LINEAR is not None
     _pack = bool(pack)
     if not (_enabled and _pack):
         _PACKED.clear()
@@ -69,6 +78,21 @@ def onednn_linear_enabled() -> bool:
 def packed_weight_bytes() -> int:
     """Memory held by the packed weight copies of every live :class:`Linear`."""
     return sum(packed.numel() * packed.element_size() for _, packed in _PACKED.values())
+
+
+def pack_weight(weight: torch.Tensor) -> torch.Tensor:
+    """A copy of ``weight`` (out, in) in oneDNN's blocked layout, or ``weight`` itself where
+    torch cannot reorder."""
+    return weight if _REORDER is None else _REORDER(weight.detach(), _PACK_ROWS)
+
+
+def onednn_linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor], gelu: bool = False
+) -> torch.Tensor:
+    """``x @ weight^T + bias`` (then exact GELU) by oneDNN; ``weight`` plain or packed."""
+    if gelu:
+        return ONEDNN_LINEAR(x, weight, bias, 'gelu', [], 'none')
+    return ONEDNN_LINEAR(x, weight, bias, 'none', [], '')
 
 
 def _eligible(x: torch.Tensor, weight: torch.Tensor) -> bool:
@@ -100,17 +124,13 @@ class Linear(nn.Linear):
         key = (self.weight.data_ptr(), _version(self.weight))
         hit = _PACKED.get(self)
         if hit is None or hit[0] != key:
-            packed = _REORDER(self.weight.detach(), _PACK_ROWS)
-            hit = _PACKED[self] = (key, packed)
+            hit = _PACKED[self] = (key, pack_weight(self.weight))
         return hit[1]
 
     def forward(self, x: torch.Tensor, gelu: bool = False) -> torch.Tensor:
         if _eligible(x, self.weight):
             try:
-                w = self._onednn_weight()
-                if gelu:
-                    return _OP(x, w, self.bias, 'gelu', [], 'none')
-                return _OP(x, w, self.bias, 'none', [], '')
+                return onednn_linear(x, self._onednn_weight(), self.bias, gelu)
             except RuntimeError as err:
                 y = super().forward(x)  # bad input raises torch's usual error here
                 # F.linear runs what oneDNN could not: this build cannot, fall back for good
@@ -120,8 +140,8 @@ class Linear(nn.Linear):
                     logger='current',
                     level=logging.WARNING,
                 )
-                return F.gelu(y) if gelu else y
-        if torch.is_grad_enabled():
-            _PACKED.pop(self, None)
-        y = super().forward(x)
+        else:
+            if torch.is_grad_enabled():
+                _PACKED.pop(self, None)
+            y = super().forward(x)
         return F.gelu(y) if gelu else y

@@ -7,7 +7,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from blip_plugin.models import linear as lin
 
-needs_onednn = pytest.mark.skipif(lin._OP is None, reason='torch built without oneDNN')
+needs_onednn = pytest.mark.skipif(lin.ONEDNN_LINEAR is None, reason='torch built without oneDNN')
 
 
 class Ops(TorchDispatchMode):
@@ -69,7 +69,7 @@ def test_a_failing_onednn_falls_back_for_good(monkeypatch):
     def broken(*args):
         raise RuntimeError('could not create a primitive descriptor')
 
-    monkeypatch.setattr(lin, '_OP', broken)
+    monkeypatch.setattr(lin, 'ONEDNN_LINEAR', broken)
     lin.set_onednn_linear(True)
     layer = lin.Linear(8, 4)
     x = torch.randn(3, 8)

@@ -18,6 +18,8 @@ from typing import Callable, Optional
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
+from blip_plugin.models.linear import ONEDNN_LINEAR, onednn_linear, pack_weight
+
 __all__ = [
     'interleaved',
     'peak_memory_mb',
@@ -109,11 +111,10 @@ def matmul_gflops(
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     kernels = {'torch.mm': lambda: torch.mm(a, b)}
-    op = getattr(torch.ops.mkldnn, '_linear_pointwise', None)
-    if device == 'cpu' and op is not None and torch.backends.mkldnn.is_available():
-        packed = torch.ops.mkldnn._reorder_linear_weight(b, 64)
-        kernels['oneDNN'] = lambda: op(a, b, None, 'none', [], '')
-        kernels['oneDNN packed'] = lambda: op(a, packed, None, 'none', [], '')
+    if device == 'cpu' and ONEDNN_LINEAR is not None:  # a @ b^T: same FLOPs, b's own layout
+        packed = pack_weight(b)
+        kernels['oneDNN'] = lambda: onednn_linear(a, b, None)
+        kernels['oneDNN packed'] = lambda: onednn_linear(a, packed, None)
     out = {}
     for name, fn in kernels.items():
         fn()
@@ -177,8 +178,8 @@ _CPU_OPS = {
     torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops,
     torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: (_cpu_sdpa_backward_flops),
 }
-if hasattr(torch.ops.mkldnn, '_linear_pointwise'):
-    _CPU_OPS[torch.ops.mkldnn._linear_pointwise] = _onednn_linear_flops
+if ONEDNN_LINEAR is not None:
+    _CPU_OPS[ONEDNN_LINEAR] = _onednn_linear_flops
 
 
 def count_flops(fn: Callable[[], object]) -> int:
