@@ -2,80 +2,26 @@
 
 The official layout is built from timm's VisionTransformer (official models/vit.py keeps
 timm's names) and transformers' BlipTextLMHeadModel (a port of official models/med.py with the
-same names); the mmpretrain layout is written here as literal renames from mmpretrain 1.2's
-source (backbones/vision_transformer.py, multimodal/blip/*.py, heads/itc_head.py, itm_head.py).
+same names), both made in tests/models/weight_files.py; the mmpretrain layout is written here
+as literal renames from mmpretrain 1.2's source (backbones/vision_transformer.py,
+multimodal/blip/*.py, heads/itc_head.py, itm_head.py).
 """
 
 import re
-from functools import partial
 
 import pytest
 import torch
-from timm.models.vision_transformer import VisionTransformer
 from torch import nn
-from transformers import BlipTextConfig
-from transformers.models.blip.modeling_blip_text import BlipTextLMHeadModel
 
 from blip_plugin.models import BlipViT, MEDDecoder, MEDTransformer
 from blip_plugin.models.convert import convert_state_dict, detect_format
 from blip_plugin.models.weights import load_blip_weights
 
-DIM, DEPTH, HEADS, IMG, PATCH, VOCAB, MAXLEN = 32, 2, 4, 32, 8, 40, 64
-HF_TEXT = dict(
-    vocab_size=VOCAB,
-    hidden_size=DIM,
-    encoder_hidden_size=DIM,
-    intermediate_size=64,
-    num_hidden_layers=DEPTH,
-    num_attention_heads=HEADS,
-    max_position_embeddings=MAXLEN,
-    bos_token_id=1,
-    sep_token_id=3,
-    eos_token_id=3,
-)
-MED = dict(
-    vocab_size=VOCAB,
-    hidden_size=DIM,
-    num_layers=DEPTH,
-    num_heads=HEADS,
-    intermediate_size=64,
-    max_position_embeddings=MAXLEN,
-    encoder_width=DIM,
-    dropout=0.0,
-)
+from .weight_files import DEPTH, DIM, HEADS, MAXLEN, PATCH, VOCAB, hf_text, timm_vit
+from .weight_files import MED as TINY_MED
 
-
-def _jitter(module: nn.Module, seed: int) -> nn.Module:
-    """Move every parameter off its init (LayerNorm gains, biases too) so that a wrong mapping
-    cannot hide behind ones and zeros."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.1)
-    return module.eval()
-
-
-def timm_vit(seed: int = 0) -> VisionTransformer:
-    return _jitter(
-        VisionTransformer(
-            img_size=IMG,
-            patch_size=PATCH,
-            embed_dim=DIM,
-            depth=DEPTH,
-            num_heads=HEADS,
-            mlp_ratio=4.0,
-            qkv_bias=True,
-            class_token=True,
-            global_pool='',
-            num_classes=0,
-            norm_layer=partial(nn.LayerNorm, eps=1e-6),
-        ),
-        seed,
-    )
-
-
-def hf_text(seed: int = 1) -> BlipTextLMHeadModel:
-    return _jitter(BlipTextLMHeadModel(BlipTextConfig(**HF_TEXT)), seed)
+IMG = 32  # the side timm_vit() is built for
+MED = dict(TINY_MED, encoder_width=DIM, dropout=0.0)
 
 
 def official(

@@ -30,6 +30,18 @@ TEXT = dict(
 )
 
 
+# our tiny ViT (BlipViT kwargs) and MED (MEDConfig) of the same dimensions
+ARCH = dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS)
+VIT = dict(type='BlipViT', arch=ARCH, img_size=32, patch_size=PATCH)
+MED = dict(
+    vocab_size=VOCAB,
+    hidden_size=DIM,
+    num_layers=DEPTH,
+    num_heads=HEADS,
+    intermediate_size=64,
+    max_position_embeddings=MAXLEN,
+)
+
 WORDS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'picture', 'of', 'red', 'square']
 
 
@@ -41,7 +53,8 @@ class NotATensor:
 
 
 def jitter(module: nn.Module, seed: int) -> nn.Module:
-    """Move every parameter off its init (LayerNorm gains, biases too)."""
+    """Move every parameter off its init (LayerNorm gains, biases too) so that a wrong mapping
+    cannot hide behind ones and zeros."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in module.parameters():
@@ -49,9 +62,9 @@ def jitter(module: nn.Module, seed: int) -> nn.Module:
     return module.eval()
 
 
-def official_caption(img: int = 32, seed: int = 0) -> dict:
-    """Official caption layout from timm's ViT and transformers' BlipTextLMHeadModel."""
-    vit = jitter(
+def timm_vit(seed: int = 0, img: int = 32) -> VisionTransformer:
+    """The official image encoder (official models/vit.py keeps timm's names)."""
+    return jitter(
         VisionTransformer(
             img_size=img,
             patch_size=PATCH,
@@ -66,7 +79,16 @@ def official_caption(img: int = 32, seed: int = 0) -> dict:
         ),
         seed,
     )
-    text = jitter(BlipTextLMHeadModel(BlipTextConfig(**TEXT)), seed + 1)
+
+
+def hf_text(seed: int = 1) -> BlipTextLMHeadModel:
+    """The official text decoder (transformers' port of official models/med.py)."""
+    return jitter(BlipTextLMHeadModel(BlipTextConfig(**TEXT)), seed)
+
+
+def official_caption(img: int = 32, seed: int = 0) -> dict:
+    """Official caption layout from timm's ViT and transformers' BlipTextLMHeadModel."""
+    vit, text = timm_vit(seed, img), hf_text(seed + 1)
     sd = {f'visual_encoder.{k}': v for k, v in vit.state_dict().items()}
     sd.update({f'text_decoder.{k}': v for k, v in text.state_dict().items()})
     sd['text_decoder.bert.embeddings.position_ids'] = torch.arange(MAXLEN)[None]
@@ -75,7 +97,7 @@ def official_caption(img: int = 32, seed: int = 0) -> dict:
 
 def pretrain_extras(seed: int = 2) -> dict:
     """The parts blip_pretrain.py adds to the caption parts."""
-    enc = jitter(BlipTextLMHeadModel(BlipTextConfig(**TEXT)), seed).bert
+    enc = hf_text(seed).bert
     sd = {}
     for m in ('', '_m'):
         sd.update({f'text_encoder{m}.{k}': v for k, v in enc.state_dict().items()})
@@ -109,24 +131,8 @@ def pretrain_extras(seed: int = 2) -> dict:
 
 def caption_model(vocab_dir: str, img: int = 32) -> BlipCaption:
     return BlipCaption(
-        vision_encoder=dict(
-            type='BlipViT',
-            arch=dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS),
-            img_size=img,
-            patch_size=PATCH,
-        ),
-        text_decoder=dict(
-            type='MEDDecoder',
-            config=dict(
-                vocab_size=VOCAB,
-                hidden_size=DIM,
-                num_layers=DEPTH,
-                num_heads=HEADS,
-                intermediate_size=64,
-                max_position_embeddings=MAXLEN,
-                dropout=0.0,
-            ),
-        ),
+        vision_encoder=dict(VIT, img_size=img),
+        text_decoder=dict(type='MEDDecoder', config=dict(MED, dropout=0.0)),
         tokenizer=dict(name_or_path=vocab_dir),
     ).eval()
 
@@ -136,20 +142,8 @@ class RetrievalParts(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.vision_encoder = BlipViT(
-            dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS), img_size=32, patch_size=PATCH
-        )
-        self.text_encoder = MEDTransformer(
-            dict(
-                vocab_size=VOCAB,
-                hidden_size=DIM,
-                num_layers=DEPTH,
-                num_heads=HEADS,
-                intermediate_size=64,
-                max_position_embeddings=MAXLEN,
-                encoder_width=DIM,
-            )
-        )
+        self.vision_encoder = BlipViT(ARCH, img_size=32, patch_size=PATCH)
+        self.text_encoder = MEDTransformer(dict(MED, encoder_width=DIM))
         self.vision_proj, self.text_proj = nn.Linear(DIM, 16), nn.Linear(DIM, 16)
         self.itm_head = nn.Linear(DIM, 2)
 
@@ -173,20 +167,8 @@ def official_pretrain() -> dict:
 def task_model(module: str, cls: str, vocab_dir: str) -> nn.Module:
     model_cls = getattr(pytest.importorskip(f'blip_plugin.models.blip.{module}'), cls)
     return model_cls(
-        vision_encoder=dict(
-            type='BlipViT',
-            arch=dict(embed_dim=DIM, depth=DEPTH, num_heads=HEADS),
-            img_size=32,
-            patch_size=PATCH,
-        ),
-        med_config=dict(
-            vocab_size=VOCAB,
-            hidden_size=DIM,
-            num_layers=DEPTH,
-            num_heads=HEADS,
-            intermediate_size=64,
-            max_position_embeddings=MAXLEN,
-        ),
+        vision_encoder=dict(VIT),
+        med_config=dict(MED),
         tokenizer=dict(name_or_path=vocab_dir),
         embed_dim=16,
         queue_size=8,
